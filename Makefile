@@ -1,0 +1,61 @@
+# Samverkan: two commands do all set-up on a fresh machine.
+#   make run   – the demo on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set)
+#   make test  – every check and the whole test suite, on PostgreSQL
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/samverkan
+
+.PHONY: run test venv deps dev-deps system-deps messages postgres lint check-migrations check-deploy pytest
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Reinstall only when a requirements file changed.
+$(VENV)/.deps: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.deps
+
+deps: $(VENV)/.deps
+dev-deps: $(VENV)/.dev-deps
+
+# Debian packages the project needs: gettext (to compile translations).
+system-deps:
+	@./scripts/ensure-debian-packages gettext:msgfmt
+
+messages: system-deps deps
+	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
+
+run: messages
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+postgres:
+	@./scripts/ensure-postgres "$(TEST_DATABASE_URL)"
+
+lint: dev-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+check-migrations: dev-deps postgres
+	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=$(TEST_DATABASE_URL) $(PY) manage.py makemigrations --check --dry-run
+
+# The production settings, with test values for the required environment.
+check-deploy: dev-deps
+	DJANGO_SETTINGS_MODULE=config.settings.production \
+	SECRET_KEY='deploy-check-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ' \
+	ALLOWED_HOSTS=samverkan.example.se DATABASE_URL=$(TEST_DATABASE_URL) \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+pytest: dev-deps messages postgres
+	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint check-migrations check-deploy pytest

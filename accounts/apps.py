@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = _("Accounts and organisations")
+
+    def ready(self):
+        from . import history  # noqa: F401  (connects the audit-context receiver)

@@ -1,0 +1,36 @@
+"""Demo users for `make run`. Idempotent: a second run changes nothing."""
+
+from .models import Membership, Organisation, Role, User
+from .services import membership_create, user_create
+
+DEMO_PASSWORD = "samverkan-demo-2026"
+
+# (e-mail, full name, title, role, kommunkod or None for the region)
+DEMO_USERS = [
+    ("samordnare@regiondalarna.se", "Anna Berg", "Regional samordnare", Role.COORDINATOR, None),
+    ("samordnare2@regiondalarna.se", "Per Lind", "Regional samordnare", Role.COORDINATOR, None),
+    ("kulturchef@falun.se", "Karin Dahl", "Kulturchef", Role.CULTURAL_HEAD, "2080"),
+    ("kulturchef@mora.se", "Lars Ek", "Kulturchef", Role.CULTURAL_HEAD, "2062"),
+    ("tjansteperson@mora.se", "Sara Holm", "Kultursekreterare", Role.OFFICIAL, "2062"),
+    ("kulturchef@ludvika.se", "Maria Sjö", "Kulturchef", Role.CULTURAL_HEAD, "2085"),
+    ("revisor@regiondalarna.se", "Erik Nord", "Revisor", Role.AUDITOR, None),
+    ("admin@regiondalarna.se", "Ingrid Vik", "Systemförvaltare", Role.ADMINISTRATOR, None),
+]
+REASON = "Demo data (seed_demo)"
+
+
+def seed_demo_users():
+    """Create the demo users and memberships that are missing; return how many."""
+    region = Organisation.objects.get(kind=Organisation.Kind.REGION)
+    created = 0
+    for email, full_name, title, role, kommunkod in DEMO_USERS:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = user_create(
+                actor=None, email=email, full_name=full_name, title=title, password=DEMO_PASSWORD, reason=REASON
+            )
+            created += 1
+        organisation = region if kommunkod is None else Organisation.objects.get(kommunkod=kommunkod)
+        if not Membership.objects.filter(user=user, organisation=organisation, role=role, is_active=True).exists():
+            membership_create(actor=None, user=user, organisation=organisation, role=role, reason=REASON)
+    return created

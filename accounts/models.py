@@ -1,0 +1,204 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .history import audited_history
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("A user needs an e-mail address.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in. E-mail is the login; users are deactivated, never deleted."""
+
+    email = models.EmailField(_("e-mail address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=200)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(_("may use the administration"), default=False)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+    history = audited_history(excluded_fields=["password", "last_login"])
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["full_name", "email"]
+
+    def __str__(self):
+        return self.full_name or self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self):
+        return self.full_name
+
+    def get_short_name(self):
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class Organisation(models.Model):
+    """Region Dalarna or one of its municipalities."""
+
+    class Kind(models.TextChoices):
+        REGION = "region", _("Region")
+        MUNICIPALITY = "municipality", _("Municipality")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=200)
+    kommunkod = models.CharField(
+        _("municipality code"),
+        max_length=4,
+        blank=True,
+        help_text=_("The four-digit code of a municipality, e.g. 2080 for Falun."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    history = audited_history()
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kommunkod"],
+                condition=Q(kind="municipality"),
+                name="unique_kommunkod_per_municipality",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="region") | Q(kommunkod__regex=r"^[0-9]{4}$"),
+                name="municipality_has_kommunkod",
+            ),
+        ]
+        # Object permissions, granted by accounts.permissions on a
+        # municipality's row to that municipality's groups (never per agreement).
+        permissions = [
+            ("view_municipality_cases", "Can view the municipality's agreements"),
+            ("review_agreement", "Can review the municipality's draft agreements"),
+            ("record_municipal_decision", "Can record the municipality's decision"),
+            ("sign_for_municipality", "Can sign for the municipality"),
+            ("report_follow_up", "Can write the municipality's follow-ups"),
+            # Region-wide permissions, granted model-wide to the region's coordinators.
+            ("coordinate_agreements", "Can draft and drive agreements for every municipality"),
+            ("record_region_decision", "Can record the region's decision"),
+            ("sign_for_region", "Can sign for the region"),
+            ("review_follow_up", "Can review follow-ups"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_municipality(self):
+        return self.kind == self.Kind.MUNICIPALITY
+
+    @property
+    def is_region(self):
+        return self.kind == self.Kind.REGION
+
+    def clean(self):
+        super().clean()
+        if self.kind == self.Kind.MUNICIPALITY and not (self.kommunkod.isdigit() and len(self.kommunkod) == 4):
+            raise ValidationError({"kommunkod": _("A municipality needs a four-digit municipality code.")})
+        if self.kind == self.Kind.REGION and self.kommunkod:
+            raise ValidationError({"kommunkod": _("Only municipalities have a municipality code.")})
+
+
+class Role(models.TextChoices):
+    COORDINATOR = "coordinator", _("Regional coordinator")
+    CULTURAL_HEAD = "cultural_head", _("Municipal cultural head")
+    OFFICIAL = "official", _("Municipal official")
+    AUDITOR = "auditor", _("Auditor")
+    ADMINISTRATOR = "administrator", _("Administrator")
+
+
+# Which kind of organisation each role belongs to.
+REGION_ROLES = frozenset({Role.COORDINATOR, Role.AUDITOR, Role.ADMINISTRATOR})
+MUNICIPAL_ROLES = frozenset({Role.CULTURAL_HEAD, Role.OFFICIAL})
+
+
+class MembershipQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True, user__is_active=True, organisation__is_active=True)
+
+
+class Membership(models.Model):
+    """A user's role in an organisation. Ended memberships are kept, inactive."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("user"))
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("organisation")
+    )
+    role = models.CharField(_("role"), max_length=30, choices=Role.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = MembershipQuerySet.as_manager()
+    history = audited_history()
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        ordering = ["organisation__name", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organisation", "role"],
+                condition=Q(is_active=True),
+                name="one_active_membership_per_role",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} – {self.get_role_display()}, {self.organisation}"
+
+    def clean(self):
+        super().clean()
+        if self.organisation_id is None or not self.role:
+            return
+        if self.organisation.is_region and self.role not in REGION_ROLES:
+            raise ValidationError(
+                {
+                    "role": _("The role “%(role)s” belongs to a municipality, not to the region.")
+                    % {"role": Role(self.role).label}
+                }
+            )
+        if self.organisation.is_municipality and self.role not in MUNICIPAL_ROLES:
+            raise ValidationError(
+                {
+                    "role": _("The role “%(role)s” belongs to the region, not to a municipality.")
+                    % {"role": Role(self.role).label}
+                }
+            )

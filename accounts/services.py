@@ -1,0 +1,75 @@
+"""Writes on users, organisations and memberships. Each is one transaction,
+names its actor and says why; every change leaves history."""
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from . import permissions
+from .history import audit_context
+from .models import Membership, Organisation, User
+
+
+@transaction.atomic
+def user_create(*, actor, email, full_name, title="", password=None, reason="") -> User:
+    with audit_context(actor=actor, reason=reason or _("User created")):
+        user = User(email=email, full_name=full_name, title=title)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.full_clean()
+        user.save()
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, actor, user, reason) -> User:
+    """Deactivate a user: they cannot sign in from their next request on."""
+    with audit_context(actor=actor, reason=reason):
+        user.is_active = False
+        user.save()
+        permissions.sync_user_groups(user)
+    return user
+
+
+@transaction.atomic
+def membership_create(*, actor, user, organisation: Organisation, role, reason="") -> Membership:
+    """Give ``user`` a role in ``organisation``. A role that does not fit the
+    organisation raises ValidationError."""
+    with audit_context(actor=actor, reason=reason or _("Membership created")):
+        membership = Membership(user=user, organisation=organisation, role=role)
+        membership.full_clean()
+        membership.save()
+        permissions.sync_user_groups(user)
+    return membership
+
+
+@transaction.atomic
+def membership_end(*, actor, membership: Membership, reason) -> Membership:
+    """End a membership; it is kept, inactive, and access narrows at the next request."""
+    with audit_context(actor=actor, reason=reason):
+        membership.is_active = False
+        membership.save()
+        permissions.sync_user_groups(membership.user)
+    return membership
+
+
+@transaction.atomic
+def membership_reactivate(*, actor, membership: Membership, reason) -> Membership:
+    with audit_context(actor=actor, reason=reason):
+        membership.is_active = True
+        membership.full_clean()
+        membership.save()
+        permissions.sync_user_groups(membership.user)
+    return membership
+
+
+@transaction.atomic
+def user_update(*, actor, user: User, reason="") -> User:
+    """Save a user edited in the administration and re-derive their permissions
+    (deactivation ends their access at the next request)."""
+    with audit_context(actor=actor, reason=reason or _("User changed in the administration")):
+        user.full_clean()
+        user.save()
+        permissions.sync_user_groups(user)
+    return user

@@ -1,0 +1,9 @@
+"""The zero-setup demo (`make run`): SQLite unless DATABASE_URL is set."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, env
+
+DEBUG = True
+SECRET_KEY = env("SECRET_KEY", default="local-demo-key-not-for-production-use-0123456789")
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

@@ -1,0 +1,60 @@
+"""Production. Every required variable is checked at start-up, and a missing or
+malformed one stops the process with a message naming it.
+
+Required: SECRET_KEY (50+ characters), ALLOWED_HOSTS (comma-separated),
+DATABASE_URL (postgres://…). Optional: EMAIL_URL (smtp://…), MEDIA_ROOT,
+CSRF_TRUSTED_ORIGINS (comma-separated https:// origins).
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env
+
+
+def _required(name):
+    value = env.str(name, default="").strip()
+    if not value:
+        raise ImproperlyConfigured(f"The environment variable {name} is required in production and is not set.")
+    return value
+
+
+SECRET_KEY = _required("SECRET_KEY")
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+    raise ImproperlyConfigured("The environment variable SECRET_KEY must be at least 50 random characters.")
+
+_required("ALLOWED_HOSTS")
+ALLOWED_HOSTS = [host.strip() for host in env.list("ALLOWED_HOSTS") if host.strip()]
+if not ALLOWED_HOSTS or any(" " in host or "/" in host for host in ALLOWED_HOSTS):
+    raise ImproperlyConfigured("The environment variable ALLOWED_HOSTS must be a comma-separated list of host names.")
+
+_database_url = _required("DATABASE_URL")
+if not _database_url.startswith(("postgres://", "postgresql://")):
+    raise ImproperlyConfigured("The environment variable DATABASE_URL must be a postgres:// URL.")
+try:
+    DATABASES = {"default": env.db_url_config(_database_url)}
+except Exception as exc:  # django-environ raises several kinds on bad URLs
+    raise ImproperlyConfigured(f"The environment variable DATABASE_URL is malformed: {exc}") from exc
+if not DATABASES["default"].get("NAME"):
+    raise ImproperlyConfigured("The environment variable DATABASE_URL names no database.")
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+
+if env.str("EMAIL_URL", default=""):
+    try:
+        vars().update(env.email_url("EMAIL_URL"))
+    except Exception as exc:
+        raise ImproperlyConfigured(f"The environment variable EMAIL_URL is malformed: {exc}") from exc
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+DEBUG = False
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,22 @@
+"""Demo data for `make run`: users for every role (and, as the product grows,
+agreements in every stage). Idempotent: a second run changes nothing.
+
+It lives in ``workflows``, the top layer, because it seeds every layer below
+(accounts, cases, processes) and dependencies point only downwards."""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
+
+
+class Command(BaseCommand):
+    help = "Create demo users (and demo agreements) for trying Samverkan. Safe to run twice."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        created = seed_demo_users()
+        self.stdout.write(f"Demo users created: {created} (of {len(DEMO_USERS)}).")
+        self.stdout.write(f"Every demo user's password: {DEMO_PASSWORD}")
+        for email, _name, _title, role, kommunkod in DEMO_USERS:
+            self.stdout.write(f"  {email:32} {role.label} {kommunkod or ''}")
