@@ -248,3 +248,51 @@ def sync_user_groups(user):
 def organisations_for_role(role):
     kind = Organisation.Kind.REGION if role in REGION_WIDE_ROLES else Organisation.Kind.MUNICIPALITY
     return Organisation.objects.filter(kind=kind, is_active=True)
+
+
+def users_who_can(action, municipality):
+    """The active users who may perform ``action`` on ``municipality`` (for e-mail)."""
+    from .models import User
+
+    action = Action(action)
+    roles = [role for role, actions in ROLE_ACTIONS.items() if action in actions]
+    region_roles = [r for r in roles if r in REGION_WIDE_ROLES]
+    municipal_roles = [r for r in roles if r not in REGION_WIDE_ROLES]
+    memberships = Membership.objects.active().filter(
+        models.Q(role__in=region_roles) | models.Q(role__in=municipal_roles, organisation=municipality)
+    )
+    return User.objects.filter(is_active=True, memberships__in=memberships).distinct().order_by("full_name")
+
+
+def action_scope(user, action):
+    """Where ``user`` may perform ``action``: None for every municipality, else a
+    set of municipality ids (empty when nowhere)."""
+    action = Action(action)
+    ids = set()
+    for membership in _active_memberships(user):
+        if action not in ROLE_ACTIONS[membership.role]:
+            continue
+        if membership.role in REGION_WIDE_ROLES:
+            return None
+        ids.add(membership.organisation_id)
+    return ids
+
+
+def can_attach(user, agreement):
+    """Those who take steps on an agreement may attach files to it; readers may not."""
+    return any(
+        can_act_for(user, agreement.municipality, action)
+        for action in (Action.DRAFT, Action.REVIEW, Action.DECIDE_MUNICIPALITY, Action.REPORT_FOLLOW_UP)
+    )
+
+
+def who_can(action, municipality):
+    """A readable answer to "who must act?": the roles that may take ``action``
+    and the organisation they act for, e.g. "Municipal cultural head (Falun)"."""
+    action = Action(action)
+    parts = []
+    for role, actions in ROLE_ACTIONS.items():
+        if action in actions:
+            where = "Region Dalarna" if role in REGION_WIDE_ROLES else municipality.name
+            parts.append(f"{role.label} ({where})")
+    return ", ".join(parts)

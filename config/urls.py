@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from accounts import views as account_views
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", RedirectView.as_view(pattern_name="workflows:inbox"), name="home"),
+    path("arbete/", include("workflows.urls")),
     path("login/", account_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -137,3 +137,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Default due dates, in days from when a step reaches its party. A coordinator
+# can change a step's due date. Override with STEP_DUE_DAYS_<STEP>=n.
+STEP_DUE_DAYS = {
+    step: env.int(f"STEP_DUE_DAYS_{step.upper()}", default=days)
+    for step, days in {
+        "draft": 30,
+        "review": 21,
+        "region_decision": 60,
+        "municipal_decision": 60,
+        "sign_region": 14,
+        "sign_municipality": 14,
+    }.items()
+}
+
+# Where links in e-mails point, e.g. https://samverkan.regiondalarna.se
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")

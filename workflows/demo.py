@@ -1,0 +1,136 @@
+"""Agreements in any stage, driven through the real services and the real
+process: used by seed_demo (demo data) and by the test factories."""
+
+import datetime
+
+from django.utils import timezone
+
+from cases import services as case_services
+from cases.models import Decision, Party, PlanPriority, Stage
+
+from . import services
+from .runner import run_step
+
+# The order in which an agreement passes through its stages.
+ORDER = [Stage.DRAFTING, Stage.REVIEW, Stage.APPROVAL, Stage.SIGNING, Stage.IN_FORCE]
+
+SAMPLE_AREAS = [
+    (
+        "Kommunalt chefsnätverk inom kultur",
+        "chefsnatverk",
+        "Ett levande nätverk för kommunernas kulturchefer som träffas fyra gånger per år.",
+        "Regionen samordnar nätverket och står för lokaler och moderator.",
+        "Kommunen deltar med kulturchefen och delar erfarenheter från sitt arbete.",
+    ),
+    (
+        "Kulturskolan i samverkan",
+        "kulturskolor",
+        "Utreda regionalt stöd som främjar samverkan mellan kommunernas kulturskolor.",
+        "Regionen leder utredningen och bjuder in till workshops.",
+        "Kommunen bidrar med underlag om kulturskolans verksamhet.",
+    ),
+]
+
+
+def _priority(agreement, code):
+    return PlanPriority.objects.filter(plan_period=agreement.plan_period, code=code).first()
+
+
+def sample_areas(agreement):
+    areas = []
+    for title, code, goal, region, municipality in SAMPLE_AREAS:
+        priority = _priority(agreement, code)
+        areas.append(
+            case_services.AreaInput(
+                title=title,
+                goal=goal,
+                region_commitment=region,
+                municipality_commitment=municipality,
+                contacts="Anna Berg, regional samordnare, anna.berg@regiondalarna.se",
+                priorities=[priority] if priority else [],
+            )
+        )
+    return areas
+
+
+def decision_date(agreement):
+    """A plausible meeting date: today, or the period's last day if it has passed."""
+    return min(timezone.localdate(), agreement.plan_period.ends_on)
+
+
+def open_agreement(*, coordinator, municipality, plan_period, title=None):
+    return services.agreement_open(
+        actor=coordinator,
+        municipality=municipality,
+        plan_period=plan_period,
+        title=title or f"Överenskommelse om kultursamverkan {municipality.name} {plan_period.name}",
+    )
+
+
+def advance(agreement, *, to, coordinator, head, with_areas=True):
+    """Drive ``agreement`` forward to stage ``to`` (one of ORDER)."""
+    agreement.refresh_from_db()
+    while ORDER.index(agreement.stage) < ORDER.index(to):
+        stage = agreement.stage
+        if stage == Stage.DRAFTING:
+            areas = sample_areas(agreement) if with_areas and not agreement.active_areas().exists() else None
+            run_step(
+                agreement=agreement,
+                step_name="draft",
+                actor=coordinator,
+                perform=lambda a=areas: case_services.agreement_submit_for_review(
+                    actor=coordinator, agreement=agreement, title=agreement.title if a else None, areas=a
+                ),
+            )
+        elif stage == Stage.REVIEW:
+            run_step(
+                agreement=agreement,
+                step_name="review",
+                actor=head,
+                perform=lambda: case_services.review_accept(actor=head, agreement=agreement),
+            )
+        elif stage == Stage.APPROVAL:
+            for party, step, actor, body in (
+                (Party.REGION, "region_decision", coordinator, "Kultur- och bildningsnämnden"),
+                (Party.MUNICIPALITY, "municipal_decision", head, "Kommunstyrelsen"),
+            ):
+                run_step(
+                    agreement=agreement,
+                    step_name=step,
+                    actor=actor,
+                    perform=lambda p=party, a=actor, b=body: case_services.decision_record(
+                        actor=a,
+                        agreement=agreement,
+                        party=p,
+                        body=b,
+                        meeting_date=decision_date(agreement),
+                        paragraph="§ 12",
+                        outcome=Decision.Outcome.APPROVED,
+                    ),
+                )
+        elif stage == Stage.SIGNING:
+            for party, step, actor in (
+                (Party.REGION, "sign_region", coordinator),
+                (Party.MUNICIPALITY, "sign_municipality", head),
+            ):
+                run_step(
+                    agreement=agreement,
+                    step_name=step,
+                    actor=actor,
+                    perform=lambda p=party, a=actor: case_services.signature_record(
+                        actor=a,
+                        agreement=agreement,
+                        party=p,
+                        signatory_name=a.full_name,
+                        signatory_title=a.title or "Kulturchef",
+                        signed_on=decision_date(agreement),
+                    ),
+                )
+        agreement.refresh_from_db()
+        if agreement.stage == stage:
+            raise RuntimeError(f"{agreement} did not leave {stage}")
+    return agreement
+
+
+def days_ago(days):
+    return timezone.localdate() - datetime.timedelta(days=days)

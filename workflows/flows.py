@@ -1,0 +1,108 @@
+"""The agreement's process, top to bottom. Each human step names who takes it
+(an action of accounts.permissions, checked as an object permission on the
+agreement's municipality) and the view that does it. The gates read the
+agreement's stage, which the cases services set: the process follows the
+domain, never the other way round."""
+
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow, lock
+
+from accounts.permissions import Action, can_act_for, can_do_anywhere
+from cases.models import Agreement, Stage
+
+from .models import AgreementProcess
+from .nodes import AgreementStep
+from .views import steps as views
+
+
+def _stage(activation):
+    # Read afresh: the step's service has just changed it in this transaction.
+    return Agreement.objects.values_list("stage", flat=True).get(pk=activation.process.agreement_id)
+
+
+class AgreementFlow(flow.Flow):
+    """Agreement
+
+    An agreement (överenskommelse) between Region Dalarna and one municipality
+    for one plan period, from draft to signed."""
+
+    process_class = AgreementProcess
+    lock_impl = lock.SelectForUpdateLock(nowait=True, attempts=4)
+
+    # Opened by a coordinator (workflows.services.agreement_open).
+    start = flow.StartHandle(this.start_process).Next(this.draft)
+
+    # Regional coordinator: writes the collaboration areas; saves any number of times.
+    draft = AgreementStep(views.DraftStepView.as_view(), action=Action.DRAFT, title=_("Write the draft")).Next(
+        this.review
+    )
+
+    # The municipality's cultural head: accepts, or asks for changes (back to drafting).
+    review = AgreementStep(views.ReviewStepView.as_view(), action=Action.REVIEW, title=_("Review the draft")).Next(
+        this.after_review
+    )
+    after_review = flow.If(lambda activation: _stage(activation) == Stage.APPROVAL).Then(this.approval).Else(this.draft)
+
+    # Both political bodies decide, in parallel. A decision other than
+    # "approved" cancels the other branch at once.
+    approval = flow.Split().Next(this.region_decision).Next(this.municipal_decision)
+    region_decision = AgreementStep(
+        views.DecisionStepView.as_view(party="region"),
+        action=Action.DECIDE_REGION,
+        title=_("Record the region's decision"),
+    ).Next(this.approval_done)
+    municipal_decision = AgreementStep(
+        views.DecisionStepView.as_view(party="municipality"),
+        action=Action.DECIDE_MUNICIPALITY,
+        title=_("Record the municipality's decision"),
+    ).Next(this.approval_done)
+    approval_done = flow.Join(continue_on_condition=this.decision_not_approved).Next(this.after_approval)
+    after_approval = (
+        flow.Switch()
+        .Case(this.signing, lambda activation: _stage(activation) == Stage.SIGNING)
+        .Case(this.draft, lambda activation: _stage(activation) == Stage.DRAFTING)
+        .Default(this.rejected)
+    )
+
+    # Both parties sign, in parallel; then the agreement is in force.
+    signing = flow.Split().Next(this.sign_region).Next(this.sign_municipality)
+    sign_region = AgreementStep(
+        views.SignStepView.as_view(party="region"), action=Action.SIGN_REGION, title=_("Sign for the region")
+    ).Next(this.signed)
+    sign_municipality = AgreementStep(
+        views.SignStepView.as_view(party="municipality"),
+        action=Action.SIGN_MUNICIPALITY,
+        title=_("Sign for the municipality"),
+    ).Next(this.signed)
+    signed = flow.Join().Next(this.in_force)
+
+    in_force = flow.End()
+    rejected = flow.End()
+
+    # -- callbacks -----------------------------------------------------------
+
+    def start_process(self, activation, agreement):
+        activation.process.agreement = agreement
+        return activation.process
+
+    def decision_not_approved(self, activation, active_tasks):
+        # A rejection or return moves the agreement out of approval at once.
+        return _stage(activation) != Stage.APPROVAL
+
+    # -- who sees what -------------------------------------------------------
+
+    def has_view_permission(self, user, obj=None):
+        """Municipal users see their own municipality's processes only;
+        coordinators and auditors see all."""
+        if not user.is_authenticated:
+            return False
+        if obj is None:
+            return can_do_anywhere(user, Action.VIEW)
+        agreement = obj.coerced.agreement if hasattr(obj, "coerced") else obj.agreement
+        return can_act_for(user, agreement.municipality, Action.VIEW)
+
+    def has_manage_permission(self, user, obj=None):
+        """Nobody manages processes through viewflow's frontend: withdrawal and
+        due dates go through our own services."""
+        return False

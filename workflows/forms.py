@@ -1,0 +1,213 @@
+"""Forms of the agreement pages and steps. Field-level checks live here; the
+rules of the domain are checked again by the services, whose errors are shown
+next to the field they concern (see ``apply_errors``)."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organisation
+from cases.files import MAX_UPLOAD_BYTES, validate_upload
+from cases.models import Decision, PlanPeriod, PlanPriority, Stage
+
+
+def apply_errors(form, error: ValidationError):
+    """Put a service's ValidationError on the form: next to its field where the
+    form has one, otherwise at the top."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class UploadField(forms.FileField):
+    """A file checked by its content (pdf, docx, odt, png, jpg), at most 20 MB."""
+
+    default_help = _("PDF, Word (docx), OpenDocument (odt), PNG or JPEG, at most %(max)s MB.") % {
+        "max": MAX_UPLOAD_BYTES // (1024 * 1024)
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", self.default_help)
+        kwargs.setdefault("widget", forms.ClearableFileInput(attrs={"accept": ".pdf,.docx,.odt,.png,.jpg,.jpeg"}))
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        uploaded = super().clean(data, initial)
+        if uploaded:
+            validate_upload(uploaded)
+        return uploaded
+
+
+class OpenAgreementForm(forms.Form):
+    municipality = forms.ModelChoiceField(
+        label=_("Municipality"),
+        queryset=Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY, is_active=True).order_by("name"),
+    )
+    plan_period = forms.ModelChoiceField(label=_("Plan period"), queryset=PlanPeriod.objects.filter(is_active=True))
+    title = forms.CharField(label=_("Title"), max_length=300)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan_period"].empty_label = None
+
+
+class DraftForm(forms.Form):
+    title = forms.CharField(label=_("Title of the agreement"), max_length=300)
+
+
+class AreaForm(forms.Form):
+    id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    title = forms.CharField(label=_("Title"), max_length=300)
+    goal = forms.CharField(label=_("Goal"), widget=forms.Textarea(attrs={"rows": 3}))
+    region_commitment = forms.CharField(label=_("What the region commits to"), widget=forms.Textarea(attrs={"rows": 3}))
+    municipality_commitment = forms.CharField(
+        label=_("What the municipality commits to"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+    contacts = forms.CharField(
+        label=_("Contact persons"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Name, role and e-mail, one per line."),
+    )
+    priorities = forms.ModelMultipleChoiceField(
+        label=_("Plan priorities"),
+        queryset=PlanPriority.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, plan_period=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["priorities"].queryset = PlanPriority.objects.filter(plan_period=plan_period)
+
+
+class BaseAreaFormSet(forms.BaseFormSet):
+    def __init__(self, *args, plan_period=None, **kwargs):
+        self.plan_period = plan_period
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "plan_period": self.plan_period}
+
+    @property
+    def empty_form(self):
+        form = self.form(
+            auto_id=self.auto_id,
+            prefix=self.add_prefix("__prefix__"),
+            empty_permitted=True,
+            use_required_attribute=False,
+            plan_period=self.plan_period,
+        )
+        self.add_fields(form, None)
+        return form
+
+
+AreaFormSet = forms.formset_factory(AreaForm, formset=BaseAreaFormSet, extra=1, can_delete=True, max_num=50)
+
+
+class ReviewForm(forms.Form):
+    ACCEPT = "accept"
+    CHANGES = "changes"
+    verdict = forms.ChoiceField(
+        label=_("Your verdict"),
+        choices=[(ACCEPT, _("Accept the draft")), (CHANGES, _("Ask for changes"))],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Comment on the whole agreement"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+    )
+
+    def __init__(self, *args, areas=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.areas = list(areas)
+        for area in self.areas:
+            self.fields[f"area_{area.pk}"] = forms.CharField(
+                label=_("Comment on “%(area)s”") % {"area": area.title},
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                max_length=5000,
+            )
+
+    def area_comments(self):
+        return [(area, self.cleaned_data.get(f"area_{area.pk}", "")) for area in self.areas]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("verdict") == self.CHANGES:
+            texts = [cleaned.get("comment", "")] + [text for _area, text in self.area_comments()]
+            if not any(t and t.strip() for t in texts):
+                self.add_error("comment", _("Write at least one comment saying what should change."))
+        return cleaned
+
+
+class DecisionForm(forms.Form):
+    body = forms.CharField(
+        label=_("Decision-making body"),
+        max_length=200,
+        help_text=_("E.g. Kultur- och bildningsnämnden or Kommunstyrelsen."),
+    )
+    meeting_date = forms.DateField(label=_("Meeting date"), widget=DateInput())
+    paragraph = forms.CharField(label=_("Paragraph"), max_length=20, help_text=_("As in the minutes, e.g. § 45."))
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=Decision.Outcome.choices, widget=forms.RadioSelect)
+    ends_agreement = forms.BooleanField(
+        label=_("The rejection ends the agreement"),
+        required=False,
+        help_text=_("Leave unticked to send a rejected agreement back to drafting."),
+    )
+    minutes = UploadField(label=_("Minutes"), required=False)
+
+
+class SignForm(forms.Form):
+    signatory_name = forms.CharField(label=_("Signatory's name"), max_length=200)
+    signatory_title = forms.CharField(label=_("Signatory's title"), max_length=200)
+    signed_on = forms.DateField(label=_("Signed on"), widget=DateInput())
+    signed_copy = UploadField(label=_("Signed copy"), required=False)
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+
+
+class DueDateForm(forms.Form):
+    due_on = forms.DateField(label=_("New due date"), widget=DateInput())
+    reason = forms.CharField(label=_("Reason"), max_length=1000)
+
+    def clean_due_on(self):
+        due_on = self.cleaned_data["due_on"]
+        if due_on < timezone.localdate():
+            raise ValidationError(_("The due date cannot be in the past."))
+        return due_on
+
+
+class AttachmentForm(forms.Form):
+    file = UploadField(label=_("File"))
+
+
+class AgreementFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search case number or title"), required=False, max_length=200)
+    plan_period = forms.ModelChoiceField(label=_("Plan period"), queryset=PlanPeriod.objects.all(), required=False)
+    municipality = forms.ModelChoiceField(
+        label=_("Municipality"),
+        required=False,
+        queryset=Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).order_by("name"),
+    )
+    stage = forms.ChoiceField(label=_("Stage"), choices=[("", "---------")] + Stage.choices, required=False)
+    overdue = forms.BooleanField(label=_("Only overdue"), required=False)
+
+    def __init__(self, *args, municipalities=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if municipalities is not None:
+            self.fields["municipality"].queryset = municipalities

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from .views import dispatch, pages
+
+app_name = "workflows"
+
+urlpatterns = [
+    path("", pages.inbox, name="inbox"),
+    path("ko/", pages.queue, name="queue"),
+    path("arkiv/", pages.archive, name="archive"),
+    path("overenskommelser/", pages.agreement_list, name="agreements"),
+    path("overenskommelser/ny/", pages.agreement_open, name="agreement_open"),
+    path("overenskommelser/<int:pk>/", pages.agreement_detail, name="agreement"),
+    path("overenskommelser/<int:pk>/aterkalla/", pages.agreement_withdraw, name="agreement_withdraw"),
+    path("overenskommelser/<int:pk>/bilagor/", pages.attachment_upload, name="attachment_upload"),
+    path("overenskommelser/<int:pk>/steg/<int:task_pk>/sista-dag/", pages.step_due_date, name="step_due_date"),
+    path("bilagor/<int:pk>/", pages.attachment_download, name="attachment"),
+    path("steg/<int:process_pk>/<slug:step>/<int:task_pk>/", dispatch.step, name="step"),
+]

@@ -1,0 +1,210 @@
+"""The pages around the steps: inbox, queue, archive, the agreement list and the
+agreement page, and the coordinator's actions (open, withdraw, due dates,
+attachments). Every read goes through a selector scoped to the user."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from viewflow.workflow.models import Task
+
+from accounts.models import Organisation
+from accounts.permissions import (
+    Action,
+    can_act_for,
+    can_attach,
+    can_do_anywhere,
+    visible_municipality_ids,
+    who_can,
+)
+from cases import selectors as case_selectors
+from cases import services as case_services
+from cases.exceptions import StepNotAllowed
+
+from .. import selectors, services
+from ..forms import AgreementFilterForm, AttachmentForm, DueDateForm, OpenAgreementForm, WithdrawForm, apply_errors
+from .dispatch import conflict
+
+PAGE_SIZE = 50
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@login_required
+def inbox(request):
+    tasks = _page(request, selectors.inbox(request.user))
+    return render(request, "workflows/inbox.html", {"page": tasks, "today": timezone.localdate(), "tab": "inbox"})
+
+
+@login_required
+def queue(request):
+    tasks = _page(request, selectors.queue(request.user))
+    return render(request, "workflows/queue.html", {"page": tasks, "today": timezone.localdate(), "tab": "queue"})
+
+
+@login_required
+def archive(request):
+    tasks = _page(request, selectors.archive(request.user))
+    return render(request, "workflows/archive.html", {"page": tasks, "tab": "archive"})
+
+
+@login_required
+def agreement_list(request):
+    ids = visible_municipality_ids(request.user)
+    municipalities = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).order_by("name")
+    if ids is not None:
+        municipalities = municipalities.filter(pk__in=ids)
+    form = AgreementFilterForm(request.GET or None, municipalities=municipalities)
+    filters = form.cleaned_data if form.is_valid() else {}
+    agreements = case_selectors.agreements_for(
+        request.user,
+        q=filters.get("q", ""),
+        plan_period=filters.get("plan_period"),
+        municipality=filters.get("municipality"),
+        stage=filters.get("stage", ""),
+    )
+    overdue_steps = Task.objects.filter(
+        process__agreementprocess__agreement=OuterRef("pk"),
+        status__in=selectors.OPEN,
+        deadline__due_on__lt=timezone.localdate(),
+    )
+    agreements = agreements.annotate(overdue=Exists(overdue_steps))
+    if filters.get("overdue"):
+        agreements = agreements.filter(overdue=True)
+    return render(
+        request,
+        "workflows/agreement_list.html",
+        {
+            "form": form,
+            "page": _page(request, agreements.order_by("-created_at")),
+            "can_open": can_do_anywhere(request.user, Action.DRAFT),
+        },
+    )
+
+
+@login_required
+def agreement_detail(request, pk):
+    agreement = case_selectors.agreement_for(request.user, pk)
+    open_steps = selectors.open_steps_of(agreement)
+    for task in open_steps:
+        task.node = task.flow_task
+        task.can_take = task.node.can_take(request.user, task)
+        task.overdue = selectors.is_overdue(task)
+        task.who = task.owner.full_name if task.owner else who_can(task.node.action, agreement.municipality)
+    is_coordinator = can_act_for(request.user, agreement.municipality, Action.DRAFT)
+    return render(
+        request,
+        "workflows/agreement_detail.html",
+        {
+            "agreement": agreement,
+            "open_steps": open_steps,
+            "done_steps": selectors.step_history_of(agreement),
+            "can_withdraw": can_act_for(request.user, agreement.municipality, Action.WITHDRAW)
+            and not agreement.is_final,
+            "can_change_due": is_coordinator,
+            "can_attach": can_attach(request.user, agreement) and not agreement.is_final,
+            "attachment_form": AttachmentForm(),
+            "due_form": DueDateForm(),
+        },
+    )
+
+
+@login_required
+def agreement_open(request):
+    if not can_do_anywhere(request.user, Action.DRAFT):
+        raise PermissionDenied
+    form = OpenAgreementForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agreement = services.agreement_open(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Agreement %(case)s opened. Write its collaboration areas in the draft step.")
+                % {"case": agreement.case_number},
+            )
+            return redirect("workflows:agreement", pk=agreement.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "workflows/agreement_open.html", {"form": form}, status=status)
+
+
+@login_required
+def agreement_withdraw(request, pk):
+    agreement = case_selectors.agreement_for(request.user, pk)
+    if not can_act_for(request.user, agreement.municipality, Action.WITHDRAW):
+        raise PermissionDenied
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.agreement_withdraw(actor=request.user, agreement=agreement, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            apply_errors(form, error)
+        except StepNotAllowed as error:
+            return conflict(request, agreement, error.message)
+        else:
+            messages.success(request, _("The agreement has been withdrawn."))
+            return redirect("workflows:agreement", pk=agreement.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "workflows/agreement_withdraw.html", {"agreement": agreement, "form": form}, status=status)
+
+
+@login_required
+@require_POST
+def step_due_date(request, pk, task_pk):
+    agreement = case_selectors.agreement_for(request.user, pk)
+    task = Task.objects.filter(pk=task_pk, process__agreementprocess__agreement=agreement).first()
+    if task is None:
+        raise Http404
+    if not can_act_for(request.user, agreement.municipality, Action.DRAFT):
+        raise PermissionDenied
+    form = DueDateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.step_change_due_date(actor=request.user, task=task, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        except StepNotAllowed as error:
+            return conflict(request, agreement, error.message)
+        else:
+            messages.success(request, _("The due date has been changed."))
+            return redirect("workflows:agreement", pk=agreement.pk)
+    return render(request, "workflows/due_date.html", {"agreement": agreement, "task": task, "form": form}, status=400)
+
+
+@login_required
+@require_POST
+def attachment_upload(request, pk):
+    agreement = case_selectors.agreement_for(request.user, pk)
+    if not can_attach(request.user, agreement):
+        raise PermissionDenied
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            case_services.attachment_add(actor=request.user, agreement=agreement, uploaded=form.cleaned_data["file"])
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("The file has been attached."))
+            return redirect("workflows:agreement", pk=agreement.pk)
+    return render(request, "workflows/attachment_upload.html", {"agreement": agreement, "form": form}, status=400)
+
+
+@login_required
+def attachment_download(request, pk):
+    attachment = case_selectors.attachment_for(request.user, pk)
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
