@@ -13,6 +13,9 @@ DEMO_USERS = [
     ("kulturchef@mora.se", "Lars Ek", "Kulturchef", Role.CULTURAL_HEAD, "2062"),
     ("tjansteperson@mora.se", "Sara Holm", "Kultursekreterare", Role.OFFICIAL, "2062"),
     ("kulturchef@ludvika.se", "Maria Sjö", "Kulturchef", Role.CULTURAL_HEAD, "2085"),
+    ("kulturchef@leksand.se", "Johan Ås", "Kultur- och fritidschef", Role.CULTURAL_HEAD, "2029"),
+    ("kulturchef@rattvik.se", "Eva Strand", "Kulturchef", Role.CULTURAL_HEAD, "2031"),
+    ("kulturchef@borlange.se", "Nils Berg", "Kulturchef", Role.CULTURAL_HEAD, "2081"),
     ("revisor@regiondalarna.se", "Erik Nord", "Revisor", Role.AUDITOR, None),
     ("admin@regiondalarna.se", "Ingrid Vik", "Systemförvaltare", Role.ADMINISTRATOR, None),
 ]

@@ -1,8 +1,6 @@
 """Agreements in any stage, driven through the real services and the real
 process: used by seed_demo (demo data) and by the test factories."""
 
-import datetime
-
 from django.utils import timezone
 
 from cases import services as case_services
@@ -132,5 +130,47 @@ def advance(agreement, *, to, coordinator, head, with_areas=True):
     return agreement
 
 
-def days_ago(days):
-    return timezone.localdate() - datetime.timedelta(days=days)
+# (kommunkod, stage, cultural head's e-mail) of the demo agreements in 2023–2026
+DEMO_AGREEMENTS = [
+    ("2080", Stage.REVIEW, "kulturchef@falun.se"),
+    ("2062", Stage.APPROVAL, "kulturchef@mora.se"),
+    ("2085", Stage.IN_FORCE, "kulturchef@ludvika.se"),
+    ("2029", Stage.SIGNING, "kulturchef@leksand.se"),
+    ("2081", Stage.DRAFTING, "kulturchef@borlange.se"),
+    ("2031", Stage.WITHDRAWN, "kulturchef@rattvik.se"),
+]
+
+
+def seed_demo_agreements():
+    """Agreements in every stage for several municipalities; skips those that exist."""
+    from accounts.models import Organisation, User
+    from cases.models import Agreement, PlanPeriod
+
+    period = PlanPeriod.objects.get(name="2023–2026")
+    coordinator = User.objects.get(email="samordnare@regiondalarna.se")
+    created = 0
+    for kommunkod, stage, head_email in DEMO_AGREEMENTS:
+        municipality = Organisation.objects.get(kommunkod=kommunkod)
+        if Agreement.objects.filter(municipality=municipality, plan_period=period).exists():
+            continue
+        head = User.objects.get(email=head_email)
+        agreement = open_agreement(coordinator=coordinator, municipality=municipality, plan_period=period)
+        if stage == Stage.WITHDRAWN:
+            advance(agreement, to=Stage.REVIEW, coordinator=coordinator, head=head)
+            services.agreement_withdraw(
+                actor=coordinator, agreement=agreement, reason="Kommunen vill avvakta nästa planperiod."
+            )
+        elif stage == Stage.DRAFTING:
+            run_step(
+                agreement=agreement,
+                step_name="draft",
+                actor=coordinator,
+                complete=False,
+                perform=lambda a=agreement: case_services.agreement_save_draft(
+                    actor=coordinator, agreement=a, title=a.title, areas=sample_areas(a)
+                ),
+            )
+        else:
+            advance(agreement, to=stage, coordinator=coordinator, head=head)
+        created += 1
+    return created

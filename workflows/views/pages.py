@@ -7,11 +7,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 from viewflow.workflow.models import Task
 
 from accounts.models import Organisation
@@ -159,9 +158,10 @@ def agreement_withdraw(request, pk):
 
 
 @login_required
-@require_POST
 def step_due_date(request, pk, task_pk):
-    agreement = case_selectors.agreement_for(request.user, pk)
+    agreement = case_selectors.agreement_for(request.user, pk)  # 404 before anything else
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     task = Task.objects.filter(pk=task_pk, process__agreementprocess__agreement=agreement).first()
     if task is None:
         raise Http404
@@ -182,9 +182,10 @@ def step_due_date(request, pk, task_pk):
 
 
 @login_required
-@require_POST
 def attachment_upload(request, pk):
-    agreement = case_selectors.agreement_for(request.user, pk)
+    agreement = case_selectors.agreement_for(request.user, pk)  # 404 before anything else
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     if not can_attach(request.user, agreement):
         raise PermissionDenied
     form = AttachmentForm(request.POST, request.FILES)

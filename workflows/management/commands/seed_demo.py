@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
+from workflows.demo import seed_demo_agreements
 
 
 class Command(BaseCommand):
@@ -17,6 +18,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created = seed_demo_users()
         self.stdout.write(f"Demo users created: {created} (of {len(DEMO_USERS)}).")
+        agreements = seed_demo_agreements()
+        self.stdout.write(f"Demo agreements created: {agreements}.")
         self.stdout.write(f"Every demo user's password: {DEMO_PASSWORD}")
         for email, _name, _title, role, kommunkod in DEMO_USERS:
             self.stdout.write(f"  {email:32} {role.label} {kommunkod or ''}")
