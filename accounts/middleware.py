@@ -21,3 +21,28 @@ class AuditContextMiddleware:
         actor = user if user is not None and user.is_authenticated else None
         with audit_context(ip=client_ip(request), actor=actor):
             return self.get_response(request)
+
+
+class SwedishByDefaultLocaleMiddleware:
+    """The interface is Swedish unless the user has chosen another language
+    (the language cookie set by Django's set_language view). Unlike Django's
+    LocaleMiddleware, the browser's Accept-Language is not consulted: a
+    municipal PC with an English browser still gets Swedish."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils import translation
+        from django.utils.cache import patch_vary_headers
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        supported = {code for code, _name in settings.LANGUAGES}
+        language = chosen if chosen in supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Cookie",))
+        response.headers.setdefault("Content-Language", language)
+        return response

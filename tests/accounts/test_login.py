@@ -54,3 +54,9 @@ def test_deactivated_user_cannot_log_in(client, falun_head, coordinator):
     response = client.post(reverse("login"), {"username": falun_head.email, "password": PASSWORD})
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+
+
+def test_swedish_even_when_the_browser_asks_for_english(client):
+    response = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert '<html lang="sv">' in response.content.decode()
+    assert response["Content-Language"] == "sv"

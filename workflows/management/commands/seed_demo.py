@@ -9,6 +9,7 @@ from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
 from workflows.demo import seed_demo_agreements
+from workflows.notifications import notifications_suppressed
 
 
 class Command(BaseCommand):
@@ -18,7 +19,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created = seed_demo_users()
         self.stdout.write(f"Demo users created: {created} (of {len(DEMO_USERS)}).")
-        agreements = seed_demo_agreements()
+        with notifications_suppressed():
+            agreements = seed_demo_agreements()
         self.stdout.write(f"Demo agreements created: {agreements}.")
         self.stdout.write(f"Every demo user's password: {DEMO_PASSWORD}")
         for email, _name, _title, role, kommunkod in DEMO_USERS:
