@@ -13,7 +13,6 @@ from django.utils import translation
 
 from accounts.permissions import users_who_can
 
-
 _suppressed = contextvars.ContextVar("samverkan_notifications_suppressed", default=False)
 
 
