@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth import signals as auth_signals
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,3 +9,29 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from . import history  # noqa: F401  (connects the audit-context receiver)
+
+        # Sign-in events are an audit record (infrastructure, not business logic).
+        auth_signals.user_logged_in.connect(_signed_in, dispatch_uid="samverkan_sign_in_event_login")
+        auth_signals.user_logged_out.connect(_signed_out, dispatch_uid="samverkan_sign_in_event_logout")
+        auth_signals.user_login_failed.connect(_sign_in_failed, dispatch_uid="samverkan_sign_in_event_failed")
+
+
+def _signed_in(sender, request=None, user=None, **kwargs):
+    from .services import sign_in_event_record
+
+    sign_in_event_record(kind="login", request=request, user=user)
+
+
+def _signed_out(sender, request=None, user=None, **kwargs):
+    from .services import sign_in_event_record
+
+    if user is not None:  # signing out without being signed in is no event
+        sign_in_event_record(kind="logout", request=request, user=user)
+
+
+def _sign_in_failed(sender, credentials=None, request=None, **kwargs):
+    from .services import sign_in_event_record
+
+    # Django has already masked the password in ``credentials``; only the e-mail is passed on.
+    email = (credentials or {}).get("username") or (credentials or {}).get("email") or ""
+    sign_in_event_record(kind="failed", request=request, email=str(email))

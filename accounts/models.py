@@ -6,9 +6,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .history import audited_history
+from .querysets import AppendOnlyModel, AuditedModel, AuditedQuerySet
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager.from_queryset(AuditedQuerySet)):
     use_in_migrations = True
 
     def _create_user(self, email, password, **extra_fields):
@@ -33,7 +34,7 @@ class UserManager(BaseUserManager):
         return self.get(email__iexact=email)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
     """A person who signs in. E-mail is the login; users are deactivated, never deleted."""
 
     email = models.EmailField(_("e-mail address"), unique=True)
@@ -69,7 +70,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
-class Organisation(models.Model):
+class Organisation(AuditedModel):
     """Region Dalarna or one of its municipalities."""
 
     class Kind(models.TextChoices):
@@ -150,12 +151,12 @@ REGION_ROLES = frozenset({Role.COORDINATOR, Role.AUDITOR, Role.ADMINISTRATOR})
 MUNICIPAL_ROLES = frozenset({Role.CULTURAL_HEAD, Role.OFFICIAL})
 
 
-class MembershipQuerySet(models.QuerySet):
+class MembershipQuerySet(AuditedQuerySet):
     def active(self):
         return self.filter(is_active=True, user__is_active=True, organisation__is_active=True)
 
 
-class Membership(models.Model):
+class Membership(AuditedModel):
     """A user's role in an organisation. Ended memberships are kept, inactive."""
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("user"))
@@ -202,3 +203,36 @@ class Membership(models.Model):
                     % {"role": Role(self.role).label}
                 }
             )
+
+
+class SignInEvent(AppendOnlyModel):
+    """A sign-in, sign-out or failed sign-in. Append-only: the database refuses
+    to change or delete rows and chains them by hash (``chain_hash``).
+    The password tried is never stored."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", _("Signed in")
+        LOGOUT = "logout", _("Signed out")
+        FAILED = "failed", _("Failed sign-in")
+
+    kind = models.CharField(_("event"), max_length=10, choices=Kind.choices)
+    user = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sign_in_events",
+        verbose_name=_("user"),
+    )
+    email = models.CharField(_("e-mail address tried"), max_length=254, blank=True)
+    ip = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=500, blank=True)
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("sign-in event")
+        verbose_name_plural = _("sign-in events")
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.email or self.user_id} {self.at:%Y-%m-%d %H:%M}"

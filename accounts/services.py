@@ -1,12 +1,15 @@
 """Writes on users, organisations and memberships. Each is one transaction,
 names its actor and says why; every change leaves history."""
 
+import ipaddress
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from . import permissions
 from .history import audit_context
-from .models import Membership, Organisation, User
+from .middleware import client_ip
+from .models import Membership, Organisation, SignInEvent, User
 
 
 @transaction.atomic
@@ -73,3 +76,26 @@ def user_update(*, actor, user: User, reason="") -> User:
         user.save()
         permissions.sync_user_groups(user)
     return user
+
+
+def sign_in_event_record(*, kind, request=None, user=None, email="") -> SignInEvent:
+    """Record a sign-in, sign-out or failed sign-in (called by the receivers of
+    Django's auth signals, see accounts.apps). Never given the password.
+    A failed sign-in is linked to the account whose e-mail was tried, if any."""
+    if user is not None and not getattr(user, "pk", None):
+        user = None
+    if user is None and email:
+        user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is not None and not email:
+        email = user.email
+    ip = client_ip(request) if request is not None else None
+    try:
+        ipaddress.ip_address(ip or "")
+    except ValueError:
+        ip = None
+    agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
+    event = SignInEvent(
+        kind=SignInEvent.Kind(kind), user=user, email=(email or "")[:254], ip=ip, user_agent=agent[:500]
+    )
+    event.save()
+    return event

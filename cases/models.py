@@ -3,9 +3,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.history import audited_history
+from accounts.querysets import AuditedModel, AuditedQuerySet
 
 
-class PlanPeriod(models.Model):
+class PlanPeriod(AuditedModel):
     """A period of the regional culture and education plan, e.g. 2023–2026."""
 
     name = models.CharField(_("name"), max_length=50, unique=True)
@@ -39,7 +40,7 @@ class PlanPeriod(models.Model):
         return self.starts_on <= day <= self.ends_on
 
 
-class PlanPriority(models.Model):
+class PlanPriority(AuditedModel):
     """A priority (development area) of a plan period that collaboration areas link to."""
 
     plan_period = models.ForeignKey(
@@ -85,7 +86,7 @@ class Party(models.TextChoices):
     MUNICIPALITY = "municipality", _("Municipality")
 
 
-class AgreementQuerySet(models.QuerySet):
+class AgreementQuerySet(AuditedQuerySet):
     def for_user(self, user):
         """Every list, search, export and count of agreements goes through here."""
         from accounts.permissions import scope_by_municipality
@@ -96,7 +97,7 @@ class AgreementQuerySet(models.QuerySet):
         return self.filter(stage__in=LIVE_STAGES)
 
 
-class Agreement(models.Model):
+class Agreement(AuditedModel):
     """One agreement (överenskommelse): one municipality, one plan period."""
 
     municipality = models.ForeignKey(
@@ -179,7 +180,7 @@ class CaseNumberSequence(models.Model):
         return f"{self.prefix} {self.year}: {self.last_number}"
 
 
-class CollaborationArea(models.Model):
+class CollaborationArea(AuditedModel):
     """A collaboration area (samverkansområde) of an agreement."""
 
     agreement = models.ForeignKey(
@@ -210,7 +211,7 @@ class CollaborationArea(models.Model):
         return self.title
 
 
-class AgreementRevision(models.Model):
+class AgreementRevision(AuditedModel):
     """A frozen copy of the agreement's text, taken each time a draft goes to review."""
 
     agreement = models.ForeignKey(
@@ -234,7 +235,7 @@ class AgreementRevision(models.Model):
         return f"{self.agreement.case_number} – {self.round}"
 
 
-class Attachment(models.Model):
+class Attachment(AuditedModel):
     """A file attached to an agreement: minutes, signed copies, other documents."""
 
     class Kind(models.TextChoices):
@@ -266,7 +267,7 @@ class Attachment(models.Model):
         return self.original_name
 
 
-class ReviewComment(models.Model):
+class ReviewComment(AuditedModel):
     """A comment from the municipal review, on one area or on the whole agreement."""
 
     agreement = models.ForeignKey(
@@ -297,7 +298,7 @@ class ReviewComment(models.Model):
         return self.text[:60]
 
 
-class Decision(models.Model):
+class Decision(AuditedModel):
     """A political decision on the agreement, by the region or the municipality."""
 
     class Outcome(models.TextChoices):
@@ -339,7 +340,7 @@ class Decision(models.Model):
         return f"{self.body} {self.paragraph}"
 
 
-class Signature(models.Model):
+class Signature(AuditedModel):
     """One party's signature on the agreement."""
 
     agreement = models.ForeignKey(

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Process, Task
 
 from accounts.history import audited_history
+from accounts.querysets import AuditedModel
 
 
 class AgreementProcess(Process):
@@ -18,7 +19,7 @@ class AgreementProcess(Process):
         verbose_name_plural = _("agreement processes")
 
 
-class TaskDeadline(models.Model):
+class TaskDeadline(AuditedModel):
     """When a human step of an agreement is due. Set from a default per step when
     the step is created; a coordinator can change it, with a reason."""
 

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "accounts",
     "cases",
     "workflows",
+    "cases.audit",
 ]
 
 MIDDLEWARE = [
