@@ -255,6 +255,10 @@ class Attachment(AuditedModel):
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     uploaded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    follow_up = models.ForeignKey(
+        "cases.FollowUp", on_delete=models.PROTECT, null=True, blank=True, related_name="attachments",
+        verbose_name=_("follow-up"),
+    )
 
     history = audited_history()
 
@@ -366,3 +370,6 @@ class Signature(AuditedModel):
 
     def __str__(self):
         return f"{self.signatory_name} ({self.get_party_display()})"
+
+
+from .models_living import ActionPoint, DialogueMeeting, FollowUp, FollowUpEntry  # noqa: E402, F401

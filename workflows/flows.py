@@ -4,16 +4,31 @@ agreement's municipality) and the view that does it. The gates read the
 agreement's stage, which the cases services set: the process follows the
 domain, never the other way round."""
 
+import datetime
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 
 from accounts.permissions import Action, can_act_for, can_do_anywhere
-from cases.models import Agreement, Stage
+from cases import services as case_services
+from cases.models import Agreement, FollowUp, Stage
+from cases.services import follow_up_date, next_follow_up_year
 
 from .models import AgreementProcess
 from .nodes import AgreementStep
 from .views import steps as views
+
+
+def _start_of(day):
+    """Midnight at the start of ``day``, Swedish time."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _agreement(activation):
+    # Read afresh: a step's service has just changed it in this transaction.
+    return Agreement.objects.select_related("plan_period").get(pk=activation.process.agreement_id)
 
 
 def _stage(activation):
@@ -75,9 +90,33 @@ class AgreementFlow(flow.Flow):
         action=Action.SIGN_MUNICIPALITY,
         title=_("Sign for the municipality"),
     ).Next(this.signed)
-    signed = flow.Join().Next(this.in_force)
+    signed = flow.Join().Next(this.follow_up_pending)
 
-    in_force = flow.End()
+    # In force. Each remaining year of the plan period, on its follow-up date
+    # (settings.FOLLOW_UP_OPENS), the municipality reports per area and the
+    # coordinator reviews. The timers fire from `manage.py workflow_timers` (cron).
+    follow_up_pending = (
+        flow.If(lambda activation: next_follow_up_year(_agreement(activation)) is not None)
+        .Then(this.follow_up_due)
+        .Else(this.period_end)
+    )
+    follow_up_due = flow.Timer(this.next_follow_up_at).Next(this.open_follow_up)
+    open_follow_up = flow.Function(this.start_follow_up).Next(this.write_follow_up)
+    # The municipality's cultural head or official: writes the follow-up.
+    write_follow_up = AgreementStep(
+        views.FollowUpReportStepView.as_view(), action=Action.REPORT_FOLLOW_UP, title=_("Write the follow-up")
+    ).Next(this.review_follow_up)
+    # Regional coordinator: accepts, or returns it for completion.
+    review_follow_up = AgreementStep(
+        views.FollowUpReviewStepView.as_view(), action=Action.REVIEW_FOLLOW_UP, title=_("Review the follow-up")
+    ).Next(this.after_follow_up_review)
+    after_follow_up_review = flow.If(this.follow_up_accepted).Then(this.follow_up_pending).Else(this.write_follow_up)
+
+    # At the plan period's end the agreement closes.
+    period_end = flow.Timer(this.period_end_at).Next(this.close)
+    close = flow.Function(this.close_agreement).Next(this.closed)
+
+    closed = flow.End()
     rejected = flow.End()
 
     # -- callbacks -----------------------------------------------------------
@@ -85,6 +124,24 @@ class AgreementFlow(flow.Flow):
     def start_process(self, activation, agreement):
         activation.process.agreement = agreement
         return activation.process
+
+    def next_follow_up_at(self, activation):
+        year = next_follow_up_year(_agreement(activation))
+        return _start_of(follow_up_date(year))
+
+    def start_follow_up(self, activation):
+        agreement = _agreement(activation)
+        case_services.follow_up_open(agreement=agreement, year=next_follow_up_year(agreement))
+
+    def follow_up_accepted(self, activation):
+        latest = FollowUp.objects.filter(agreement_id=activation.process.agreement_id).order_by("-year").first()
+        return latest is not None and latest.status == FollowUp.Status.ACCEPTED
+
+    def period_end_at(self, activation):
+        return _start_of(_agreement(activation).plan_period.ends_on + datetime.timedelta(days=1))
+
+    def close_agreement(self, activation):
+        case_services.agreement_close(agreement=_agreement(activation))
 
     def decision_not_approved(self, activation, active_tasks):
         # A rejection or return moves the agreement out of approval at once.

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
 from cases.files import MAX_UPLOAD_BYTES, validate_upload
-from cases.models import Decision, PlanPeriod, PlanPriority, Stage
+from cases.models import Decision, FollowUpEntry, PlanPeriod, PlanPriority, Stage
 
 
 def apply_errors(form, error: ValidationError):
@@ -211,3 +211,126 @@ class AgreementFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         if municipalities is not None:
             self.fields["municipality"].queryset = municipalities
+
+
+class FollowUpReportForm(forms.Form):
+    """One status and narrative per collaboration area, and optional attachments."""
+
+    file = UploadField(label=_("Attach a document (optional)"), required=False)
+
+    def __init__(self, *args, entries=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.entries = list(entries)
+        for entry in self.entries:
+            self.fields[f"progress_{entry.area_id}"] = forms.ChoiceField(
+                label=_("Status"),
+                choices=FollowUpEntry.Progress.choices,
+                initial=entry.progress,
+            )
+            self.fields[f"narrative_{entry.area_id}"] = forms.CharField(
+                label=_("How it is going"),
+                required=False,
+                initial=entry.narrative,
+                max_length=10000,
+                widget=forms.Textarea(attrs={"rows": 4}),
+            )
+
+    def entry_rows(self):
+        return [
+            (entry, self[f"progress_{entry.area_id}"], self[f"narrative_{entry.area_id}"]) for entry in self.entries
+        ]
+
+    def entry_inputs(self):
+        from cases.services import EntryInput
+
+        return [
+            EntryInput(
+                area_id=entry.area_id,
+                progress=self.cleaned_data[f"progress_{entry.area_id}"],
+                narrative=self.cleaned_data[f"narrative_{entry.area_id}"],
+            )
+            for entry in self.entries
+        ]
+
+
+class FollowUpReviewForm(forms.Form):
+    ACCEPT = "accept"
+    RETURN = "return"
+    verdict = forms.ChoiceField(
+        label=_("Your verdict"),
+        choices=[(ACCEPT, _("Accept the follow-up")), (RETURN, _("Return it for completion"))],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        help_text=_("Required when you return it: say what is missing."),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("verdict") == self.RETURN and not cleaned.get("comment", "").strip():
+            self.add_error("comment", _("Say what is missing, so the municipality can complete it."))
+        return cleaned
+
+
+class RenewForm(forms.Form):
+    plan_period = forms.ModelChoiceField(
+        label=_("Next plan period"), queryset=PlanPeriod.objects.filter(is_active=True)
+    )
+    title = forms.CharField(
+        label=_("Title of the new agreement"),
+        max_length=300,
+        required=False,
+        help_text=_("Leave empty to reuse the old title with the new period."),
+    )
+
+
+class OfferAllForm(forms.Form):
+    plan_period = forms.ModelChoiceField(label=_("Plan period"), queryset=PlanPeriod.objects.filter(is_active=True))
+
+
+class CompareForm(forms.Form):
+    """Two versions of one agreement: "rev-<id>" (a review round), "draft" or "predecessor"."""
+
+    left = forms.CharField(label=_("Compare"))
+    right = forms.CharField(label=_("with"))
+
+    def __init__(self, *args, agreement, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agreement = agreement
+        choices = [(f"rev-{r.pk}", _("Round %(round)s") % {"round": r.round}) for r in agreement.revisions.all()]
+        choices.append(("draft", _("Current text")))
+        if agreement.predecessor_id:
+            choices.append(
+                ("predecessor", _("Previous agreement %(case)s") % {"case": agreement.predecessor.case_number})
+            )
+        self.version_choices = choices
+        for name in ("left", "right"):
+            self.fields[name].widget = forms.Select(choices=choices)
+
+    def _version(self, value):
+        from cases.models import AgreementRevision
+
+        if value in ("draft", "predecessor"):
+            if value == "predecessor" and not self.agreement.predecessor_id:
+                raise ValidationError(_("This agreement was not renewed from an earlier one."))
+            return value
+        if not value.startswith("rev-") or not value[4:].isdigit():
+            raise ValidationError(_("Choose one of the listed versions."))
+        revision = AgreementRevision.objects.filter(pk=int(value[4:])).first()
+        if revision is None:
+            raise ValidationError(_("That review round does not exist."))
+        if revision.agreement_id != self.agreement.pk:
+            raise ValidationError(
+                _("That review round belongs to another agreement; only rounds of this agreement can be compared.")
+            )
+        return revision
+
+    def clean_left(self):
+        return self._version(self.cleaned_data["left"])
+
+    def clean_right(self):
+        return self._version(self.cleaned_data["right"])

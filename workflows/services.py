@@ -3,6 +3,7 @@ process, withdrawing it cancels the open tasks, and a step's due date can be
 changed. Each runs in one transaction with the process locked."""
 
 import datetime
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.status import STATUS
 
 from accounts.history import audit_context
-from accounts.permissions import Action, can_act_for
+from accounts.permissions import Action, can_act_for, can_do_anywhere
 from cases import services as case_services
 from cases.exceptions import StepNotAllowed
 
@@ -61,3 +62,67 @@ def step_change_due_date(*, actor, task, due_on: datetime.date, reason: str):
         deadline.due_on = due_on
         deadline.save()
     return deadline
+
+
+@transaction.atomic
+def agreement_renew(*, actor, agreement, plan_period, title=None):
+    """Start the next period's agreement from an agreement in force or closed:
+    its areas become the new draft, linked to the old agreement."""
+    case_services.check_renewal(agreement=agreement, plan_period=plan_period)
+    title = title or agreement.title.replace(agreement.plan_period.name, plan_period.name)
+    successor = agreement_open(
+        actor=actor, municipality=agreement.municipality, plan_period=plan_period, title=title, predecessor=agreement
+    )
+    case_services.agreement_copy_areas(actor=actor, source=agreement, target=successor)
+    return successor
+
+
+@dataclass
+class OfferReport:
+    opened: list
+    renewed: list
+    skipped: list
+
+
+@transaction.atomic
+def offer_all(*, actor, plan_period) -> OfferReport:
+    """Open a draft, each in its own process, for every municipality that has no
+    agreement in ``plan_period`` yet. Where the municipality's latest agreement is
+    in force or closed, the draft starts from it (renewal). Running it again
+    opens nothing twice."""
+    from accounts.models import Organisation
+    from cases.models import Agreement
+
+    if not can_do_anywhere(actor, Action.DRAFT):
+        raise PermissionDenied
+    if not plan_period.is_active:
+        raise ValidationError(_("The plan period %(period)s is closed for new agreements.") % {"period": plan_period})
+    report = OfferReport(opened=[], renewed=[], skipped=[])
+    for municipality in Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY, is_active=True).order_by(
+        "name"
+    ):
+        if Agreement.objects.live().filter(municipality=municipality, plan_period=plan_period).exists():
+            report.skipped.append(municipality)
+            continue
+        previous = (
+            Agreement.objects.filter(
+                municipality=municipality,
+                stage__in=case_services.RENEWABLE_STAGES,
+                plan_period__starts_on__lt=plan_period.starts_on,
+            )
+            .order_by("-plan_period__starts_on")
+            .first()
+        )
+        if previous is not None:
+            report.renewed.append(agreement_renew(actor=actor, agreement=previous, plan_period=plan_period))
+        else:
+            report.opened.append(
+                agreement_open(
+                    actor=actor,
+                    municipality=municipality,
+                    plan_period=plan_period,
+                    title=_("Agreement on cultural cooperation %(municipality)s %(period)s")
+                    % {"municipality": municipality.name, "period": plan_period.name},
+                )
+            )
+    return report

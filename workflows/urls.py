@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import dispatch, pages
+from .views import dispatch, living, pages
 
 app_name = "workflows"
 
@@ -14,6 +14,9 @@ urlpatterns = [
     path("overenskommelser/<int:pk>/aterkalla/", pages.agreement_withdraw, name="agreement_withdraw"),
     path("overenskommelser/<int:pk>/bilagor/", pages.attachment_upload, name="attachment_upload"),
     path("overenskommelser/<int:pk>/steg/<int:task_pk>/sista-dag/", pages.step_due_date, name="step_due_date"),
+    path("overenskommelser/<int:pk>/fornya/", living.agreement_renew, name="agreement_renew"),
+    path("overenskommelser/<int:pk>/jamfor/", living.agreement_compare, name="agreement_compare"),
+    path("overenskommelser/erbjud-alla/", living.offer_all, name="offer_all"),
     path("bilagor/<int:pk>/", pages.attachment_download, name="attachment"),
     path("steg/<int:process_pk>/<slug:step>/<int:task_pk>/", dispatch.step, name="step"),
 ]

@@ -150,8 +150,13 @@ STEP_DUE_DAYS = {
         "municipal_decision": 60,
         "sign_region": 14,
         "sign_municipality": 14,
+        "write_follow_up": 45,
+        "review_follow_up": 21,
     }.items()
 }
 
 # Where links in e-mails point, e.g. https://samverkan.regiondalarna.se
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+# The day ("MM-DD") each year's follow-up of an agreement in force opens.
+FOLLOW_UP_OPENS = env("FOLLOW_UP_OPENS", default="10-01")

@@ -174,8 +174,12 @@ def test_whole_lifecycle_over_http(client, coordinator, mora_head, mora_official
     assert agreement.stage == Stage.IN_FORCE
     assert agreement.in_force_since == today
     assert Signature.objects.filter(agreement=agreement).count() == 2
-    assert agreement.process.status == "DONE"
     assert all(status in (DONE, CANCELED) for statuses in task_states(agreement).values() for status in statuses)
+    # In force, the process waits for the next follow-up or the period's end (a timer).
+    from viewflow.workflow.models import Task
+
+    waiting = Task.objects.get(process__agreementprocess__agreement=agreement, status="SCHEDULED")
+    assert waiting.flow_task.name in ("follow_up_due", "period_end")
 
     # Everyone concerned sees it in force.
     page = client.get(reverse("workflows:agreement", args=[agreement.pk]))

@@ -25,6 +25,7 @@ from accounts.permissions import (
 from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.exceptions import StepNotAllowed
+from cases.services import RENEWABLE_STAGES
 
 from .. import selectors, services
 from ..forms import AgreementFilterForm, AttachmentForm, DueDateForm, OpenAgreementForm, WithdrawForm, apply_errors
@@ -109,6 +110,8 @@ def agreement_detail(request, pk):
             "can_withdraw": can_act_for(request.user, agreement.municipality, Action.WITHDRAW)
             and not agreement.is_final,
             "can_change_due": is_coordinator,
+            "can_renew": is_coordinator and agreement.stage in RENEWABLE_STAGES,
+            "follow_ups": agreement.follow_ups.prefetch_related("entries__area").order_by("year"),
             "can_attach": can_attach(request.user, agreement) and not agreement.is_final,
             "attachment_form": AttachmentForm(),
             "due_form": DueDateForm(),

@@ -12,7 +12,16 @@ from django.views.generic import TemplateView
 from cases import services
 from cases.models import Party
 
-from ..forms import AreaFormSet, DecisionForm, DraftForm, ReviewForm, SignForm, apply_errors
+from ..forms import (
+    AreaFormSet,
+    DecisionForm,
+    DraftForm,
+    FollowUpReportForm,
+    FollowUpReviewForm,
+    ReviewForm,
+    SignForm,
+    apply_errors,
+)
 from ..nodes import complete_task
 
 
@@ -206,4 +215,66 @@ class SignStepView(StepView):
             signed_copy_file=data.get("signed_copy"),
         )
         self.done_message = _("The signature has been recorded.")
+        return True
+
+
+class FollowUpStepMixin:
+    def current_follow_up(self):
+        return self.agreement.follow_ups.order_by("-year").first()
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("follow_up", self.current_follow_up())
+        return super().get_context_data(**kwargs)
+
+
+class FollowUpReportStepView(FollowUpStepMixin, StepView):
+    template_name = "workflows/step_follow_up_report.html"
+    form_class = FollowUpReportForm
+
+    def form_kwargs(self):
+        entries = self.current_follow_up().entries.select_related("area")
+        return {"entries": list(entries.filter(area__removed_at__isnull=True))}
+
+    def post(self, request, *args, **kwargs):
+        form = self.get_form()
+        if form.is_valid():
+            submit = bool(request.POST.get("submit_follow_up"))
+            files = [form.cleaned_data["file"]] if form.cleaned_data.get("file") else []
+            try:
+                services.follow_up_report(
+                    actor=request.user,
+                    follow_up=self.current_follow_up(),
+                    entries=form.entry_inputs(),
+                    submit=submit,
+                    files=files,
+                )
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                if submit:
+                    self.complete()
+                    messages.success(request, _("The follow-up has been handed in to the region."))
+                    return redirect("workflows:agreement", pk=self.agreement.pk)
+                messages.success(request, _("The follow-up has been saved."))
+                return redirect(request.path)
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class FollowUpReviewStepView(FollowUpStepMixin, StepView):
+    template_name = "workflows/step_follow_up_review.html"
+    form_class = FollowUpReviewForm
+
+    def perform(self, form):
+        accept = form.cleaned_data["verdict"] == FollowUpReviewForm.ACCEPT
+        services.follow_up_review(
+            actor=self.request.user,
+            follow_up=self.current_follow_up(),
+            accept=accept,
+            comment=form.cleaned_data["comment"],
+        )
+        self.done_message = (
+            _("The follow-up has been accepted.")
+            if accept
+            else _("The follow-up has been returned to the municipality.")
+        )
         return True
