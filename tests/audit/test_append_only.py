@@ -62,10 +62,14 @@ def test_an_update_that_changes_nothing_passes(agreement):
     assert run_sql("SELECT * FROM cases_historicalagreement ORDER BY history_id") == before
 
 
-def test_a_superuser_maintenance_session_may_truncate(agreement):
-    """The test flush path: a superuser with samverkan.audit_maintenance on."""
+def test_a_superuser_maintenance_session_may_truncate_but_still_not_rewrite(agreement):
+    """The test flush path: a superuser with samverkan.audit_maintenance on
+    may empty history tables; an UPDATE still changes nothing."""
     with transaction.atomic():
         run_sql("SET LOCAL samverkan.audit_maintenance = 'on'")
+        before = run_sql(f"SELECT * FROM {HISTORY} ORDER BY history_id")
+        run_sql(f"UPDATE {HISTORY} SET title = 'Omskriven'")
+        assert run_sql(f"SELECT * FROM {HISTORY} ORDER BY history_id") == before
         run_sql("SET CONSTRAINTS ALL IMMEDIATE")
         run_sql(f"TRUNCATE {HISTORY} CASCADE")
         assert count(HISTORY) == 0
@@ -129,3 +133,12 @@ def test_every_protected_table_is_found(db):
     assert chained["accounts_signinevent"] == "chain_hash"
     assert chained[HISTORY] == "history_hash"
     assert connection.vendor == "postgresql"
+
+
+def test_the_flush_command_is_the_audit_apps():
+    """Django's test machinery empties the database with ``flush``; ours opens
+    the superuser maintenance session first (see test_concurrency, which
+    depends on it after every test)."""
+    from django.core.management import get_commands
+
+    assert get_commands()["flush"] == "cases.audit"
