@@ -46,3 +46,51 @@ class SwedishByDefaultLocaleMiddleware:
         patch_vary_headers(response, ("Cookie",))
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class TwoFactorRequiredMiddleware:
+    """Until a user who must give a one-time code (their role requires it, or
+    they turned it on) has given one in this session, every page except
+    logging in and out, changing language and the two-factor pages
+    themselves sends them to the code step, or to setting up an app when
+    they have none yet. Install after django_otp's OTPMiddleware and Django's
+    MessageMiddleware."""
+
+    EXEMPT_URL_NAMES = ("login", "logout", "set_language", "accounts:two_factor_verify", "accounts:two_factor_setup")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or self._is_exempt(request.path_info):
+            return self.get_response(request)
+
+        from django.shortcuts import redirect
+        from django.urls import reverse
+        from django.utils.http import urlencode
+
+        from .two_factor import needs_code
+
+        state = needs_code(user)
+        if state is None:
+            return self.get_response(request)
+        target = reverse("accounts:two_factor_verify" if state == "verify" else "accounts:two_factor_setup")
+        if request.method == "GET":
+            target += "?" + urlencode({"next": request.get_full_path()})
+        return redirect(target)
+
+    def _is_exempt(self, path):
+        from django.conf import settings
+        from django.urls import NoReverseMatch, reverse
+
+        static_url = "/" + settings.STATIC_URL.lstrip("/") if settings.STATIC_URL else None
+        if static_url and path.startswith(static_url):
+            return True
+        for name in self.EXEMPT_URL_NAMES:
+            try:
+                if path == reverse(name):
+                    return True
+            except NoReverseMatch:
+                continue
+        return False

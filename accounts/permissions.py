@@ -296,3 +296,25 @@ def who_can(action, municipality):
             where = "Region Dalarna" if role in REGION_WIDE_ROLES else municipality.name
             parts.append(f"{role.label} ({where})")
     return ", ".join(parts)
+
+
+# ----------------------------------------------------------------------------
+# Sign-in
+# ----------------------------------------------------------------------------
+
+
+def requires_two_factor(user):
+    """Must ``user`` confirm sign-in with a one-time code (TOTP)?
+
+    Those who hold a role named in settings.SAMVERKAN_REQUIRE_2FA_ROLES do
+    (by default coordinators and administrators, who act on every
+    municipality); so do superusers whenever administrators do. Everyone
+    else may turn it on voluntarily."""
+    from django.conf import settings
+
+    required = {Role(role) for role in getattr(settings, "SAMVERKAN_REQUIRE_2FA_ROLES", ())}
+    if not required or user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser and Role.ADMINISTRATOR in required:
+        return True
+    return bool(roles_of(user) & required)

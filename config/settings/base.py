@@ -5,6 +5,7 @@ django-environ; each variable is documented where it is read. The environment
 modules (local, test, production) only override what they must.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,6 +36,9 @@ INSTALLED_APPS = [
     "simple_history",
     "viewflow",
     "viewflow.workflow",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "cases",
     "workflows",
@@ -48,9 +52,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.TwoFactorRequiredMiddleware",
     "accounts.middleware.AuditContextMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -82,6 +90,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out login before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -99,6 +109,35 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Lock-out after repeated failed logins (django-axes). Attempts are counted per
+# e-mail address *and* client address together: a municipal office where
+# everyone shares one public address is not locked out because one person
+# mistyped, and someone guessing at one account from elsewhere cannot lock its
+# owner out. The lock always ends after the cool-off; never permanent.
+# LOGIN_FAILURE_LIMIT: failed attempts before the lock-out (default 5).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+# LOGIN_LOCKOUT_MINUTES: how long the lock-out lasts (default 15).
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.views.axes_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.middleware.client_ip"
+# A successful login clears that person's failed attempts (from that address only).
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lock-out do not extend it: it ends when the page said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# No start-up banner; logs mask e-mail and client addresses.
+AXES_VERBOSE = False
+
+# Two-factor sign-in (django-otp, TOTP): holders of these roles must give a
+# one-time code from an authenticator app after their password; anyone else may
+# turn it on from the "Tvåstegsverifiering" page. Coordinators and
+# administrators act on every municipality, so a guessed password must not be
+# enough. The local demo and the test settings turn the requirement off.
+SAMVERKAN_REQUIRE_2FA_ROLES = ["coordinator", "administrator"]
+OTP_TOTP_ISSUER = "Samverkan"
 
 # Swedish by default, English selectable.
 LANGUAGE_CODE = "sv"

@@ -7,3 +7,9 @@ DEBUG = True
 SECRET_KEY = env("SECRET_KEY", default="local-demo-key-not-for-production-use-0123456789")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# The demo's coordinators and administrator log in with their password only, so
+# a newcomer can try every role at once without an authenticator app. Anyone can
+# still turn two-step verification on at /konto/tvastegsverifiering/ to see it;
+# production requires it of coordinators and administrators (see base.py).
+SAMVERKAN_REQUIRE_2FA_ROLES = []

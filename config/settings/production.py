@@ -3,13 +3,17 @@ malformed one stops the process with a message naming it.
 
 Required: SECRET_KEY (50+ characters), ALLOWED_HOSTS (comma-separated),
 DATABASE_URL (postgres://…). Optional: EMAIL_URL (smtp://…), MEDIA_ROOT,
-CSRF_TRUSTED_ORIGINS (comma-separated https:// origins).
+CSRF_TRUSTED_ORIGINS (comma-separated https:// origins), and those read in
+base.py (e.g. SESSION_IDLE_SECONDS, LOGIN_FAILURE_LIMIT, LOGIN_LOCKOUT_MINUTES).
+
+Two-step verification is required of coordinators and administrators here
+(SAMVERKAN_REQUIRE_2FA_ROLES in base.py); the local demo turns it off.
 """
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import INSTALLED_APPS, MIDDLEWARE, env
 
 
 def _required(name):
@@ -58,3 +62,23 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): the browser runs and loads only what
+# this site serves itself; no inline scripts or styles, no framing by others,
+# forms post only here. Pages therefore carry no <script> without src, no on*=
+# handlers and no style= attributes (tests/security checks the main pages).
+INSTALLED_APPS = [*INSTALLED_APPS, "csp"]
+MIDDLEWARE = [*MIDDLEWARE]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+    }
+}

@@ -10,3 +10,10 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = BASE_DIR / "test-artifacts" / "media"
+
+# Most tests log in with client.login()/force_login(), which give django-axes
+# no request to count: tests/security turns axes on and goes through /login/.
+AXES_ENABLED = False
+# Most tests act as coordinators without a one-time code; tests/security turns
+# the two-factor requirement back on (pytest-django's ``settings`` fixture).
+SAMVERKAN_REQUIRE_2FA_ROLES = []
