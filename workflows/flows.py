@@ -9,13 +9,14 @@ import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
-from viewflow.workflow import flow, lock
+from viewflow.workflow import flow
 
 from accounts.permissions import Action, can_act_for, can_do_anywhere
 from cases import services as case_services
 from cases.models import Agreement, FollowUp, Stage
 from cases.services import follow_up_date, next_follow_up_year
 
+from .locks import ProcessRowLock
 from .models import AgreementProcess
 from .nodes import AgreementStep
 from .views import steps as views
@@ -43,7 +44,8 @@ class AgreementFlow(flow.Flow):
     for one plan period, from draft to signed."""
 
     process_class = AgreementProcess
-    lock_impl = lock.SelectForUpdateLock(nowait=True, attempts=4)
+    # SELECT … FOR UPDATE on the process row, waiting up to 5 s (see workflows/locks.py).
+    lock_impl = ProcessRowLock(timeout_ms=5000)
 
     # Opened by a coordinator (workflows.services.agreement_open).
     start = flow.StartHandle(this.start_process).Next(this.draft)
