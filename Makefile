@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/samverkan
 
-.PHONY: run test venv deps dev-deps system-deps messages postgres lint check-migrations check-deploy pytest
+.PHONY: run test venv deps dev-deps system-deps browser-deps js-deps messages postgres lint check-migrations check-deploy pytest
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ dev-deps: $(VENV)/.dev-deps
 # Debian packages the project needs: gettext (to compile translations).
 system-deps:
 	@./scripts/ensure-debian-packages gettext:msgfmt
+
+# Debian's Chromium, which the real-browser tests (tests/e2e) drive through
+# Playwright; Playwright's own browser downloads are not used.
+browser-deps:
+	@./scripts/ensure-debian-packages chromium:chromium
+
+# npm dev dependencies (axe-core for the accessibility scans), exactly as locked.
+# npm ci empties node_modules first, so the stamp is written after it.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+js-deps: node_modules/.installed
 
 messages: system-deps deps
 	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
@@ -55,7 +68,7 @@ check-deploy: dev-deps
 	ALLOWED_HOSTS=samverkan.example.se DATABASE_URL=$(TEST_DATABASE_URL) \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
-pytest: dev-deps messages postgres
+pytest: dev-deps messages postgres browser-deps js-deps
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint check-migrations check-deploy pytest
