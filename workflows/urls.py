@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import dispatch, living, pages
+from .views import dispatch, living, meetings, overview, pages
 
 app_name = "workflows"
 
@@ -19,4 +19,13 @@ urlpatterns = [
     path("overenskommelser/erbjud-alla/", living.offer_all, name="offer_all"),
     path("bilagor/<int:pk>/", pages.attachment_download, name="attachment"),
     path("steg/<int:process_pk>/<slug:step>/<int:task_pk>/", dispatch.step, name="step"),
+    path("dialogmoten/", meetings.meeting_list, name="meetings"),
+    path("dialogmoten/nytt/", meetings.meeting_new, name="meeting_new"),
+    path("dialogmoten/<int:pk>/", meetings.meeting_detail, name="meeting"),
+    path("dialogmoten/<int:pk>/protokoll/", meetings.meeting_minutes, name="meeting_minutes"),
+    path("dialogmoten/<int:pk>/atgarder/ny/", meetings.action_point_add, name="action_point_add"),
+    path("dialogmoten/atgarder/<int:pk>/status/", meetings.action_point_status, name="action_point_status"),
+    path("lanet/", overview.county, name="county"),
+    path("lanet.csv", overview.county_csv, name="county_csv"),
+    path("tackning/", overview.coverage, name="coverage"),
 ]

@@ -175,7 +175,7 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         EXECUTE 'SELECT to_jsonb($1) = to_jsonb($2)' INTO unchanged USING NEW, OLD;
         IF unchanged THEN
-            RETURN NEW;  -- nothing changes (Django's deserialisation saves rows unchanged)
+            RETURN NEW;  -- nothing changes (loaddata saves rows that are already there)
         END IF;
     END IF;
     RAISE EXCEPTION USING

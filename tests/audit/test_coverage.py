@@ -11,7 +11,7 @@ from django.apps import apps
 from django.db import connection
 from simple_history.models import HistoricalChanges
 
-from accounts.querysets import AuditedModel
+from accounts.querysets import AuditedModel, AuditedQuerySet
 from cases.audit.tables import missing_protection, protected_tables
 
 from .conftest import run_sql, verify
@@ -49,12 +49,18 @@ def test_every_historical_model_is_on_the_list(db):
 def test_every_model_with_history_refuses_bulk_writes(db):
     """A model with audited history inherits AuditedModel, so that its
     querysets cannot write around history."""
+    with_history = [m for m in apps.get_models() if hasattr(m._meta, "simple_history_manager_attribute")]
+    assert len(with_history) >= 13
+    lacking = sorted(m._meta.label for m in with_history if not issubclass(m, AuditedModel))
+    assert not lacking, f"Models with history that do not inherit accounts.querysets.AuditedModel: {lacking}"
+    # ...and keep querysets derived from AuditedQuerySet on their default and base managers.
     lacking = sorted(
         m._meta.label
-        for m in apps.get_models()
-        if hasattr(m._meta, "simple_history_manager_attribute") and not issubclass(m, AuditedModel)
+        for m in with_history
+        if not isinstance(m._default_manager.all(), AuditedQuerySet)
+        or not isinstance(m._base_manager.all(), AuditedQuerySet)
     )
-    assert not lacking, f"Models with history that do not inherit accounts.querysets.AuditedModel: {lacking}"
+    assert not lacking, f"Models with history whose managers do not refuse bulk writes: {lacking}"
 
 
 def test_a_table_without_triggers_is_reported(db):

@@ -25,11 +25,13 @@ from accounts.permissions import (
 from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.exceptions import StepNotAllowed
+from cases.overview import dialogue_for_agreement
 from cases.services import RENEWABLE_STAGES
 
 from .. import selectors, services
 from ..forms import AgreementFilterForm, AttachmentForm, DueDateForm, OpenAgreementForm, WithdrawForm, apply_errors
 from .dispatch import conflict
+from .overview import own_overview
 
 PAGE_SIZE = 50
 
@@ -41,7 +43,11 @@ def _page(request, queryset):
 @login_required
 def inbox(request):
     tasks = _page(request, selectors.inbox(request.user))
-    return render(request, "workflows/inbox.html", {"page": tasks, "today": timezone.localdate(), "tab": "inbox"})
+    return render(
+        request,
+        "workflows/inbox.html",
+        {"page": tasks, "today": timezone.localdate(), "tab": "inbox", "own_overview": own_overview(request.user)},
+    )
 
 
 @login_required
@@ -115,6 +121,7 @@ def agreement_detail(request, pk):
             "can_attach": can_attach(request.user, agreement) and not agreement.is_final,
             "attachment_form": AttachmentForm(),
             "due_form": DueDateForm(),
+            "dialogue": dialogue_for_agreement(request.user, agreement),
         },
     )
 

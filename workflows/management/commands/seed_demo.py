@@ -9,6 +9,7 @@ from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
 from workflows.demo import seed_demo_agreements
+from workflows.demo_meetings import seed_demo_meetings
 from workflows.notifications import notifications_suppressed
 
 
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo users created: {created} (of {len(DEMO_USERS)}).")
         with notifications_suppressed():
             agreements = seed_demo_agreements()
+            seed_demo_meetings()
         self.stdout.write(f"Demo agreements created: {agreements}.")
         self.stdout.write(f"Every demo user's password: {DEMO_PASSWORD}")
         for email, _name, _title, role, kommunkod in DEMO_USERS:

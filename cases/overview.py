@@ -1,0 +1,350 @@
+"""Reads across the county, always scoped to the user who asks: dialogue
+meetings and their action points, the county overview (every municipality's
+agreement in one plan period) and the coverage of the plan's priorities.
+
+The county overview is built with a fixed number of queries whatever the
+number of municipalities: each kind of data (agreements, follow-ups with their
+entries, action points) is read once for the whole period and matched to its
+municipality in Python. Filters that would be empty lists are written as
+subqueries, so no query is skipped for one row and run for fifty.
+
+The open steps of the agreements (viewflow tasks, who must act, due dates)
+belong to the workflows layer, which ``cases`` never imports: the caller reads
+them (``workflows.views.overview.open_steps_for_period``) and passes them in
+as ``OpenStep`` values."""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organisation
+from accounts.permissions import scope_by_municipality, visible_municipality_ids
+
+from .models import (
+    LIVE_STAGES,
+    ActionPoint,
+    Agreement,
+    CollaborationArea,
+    DialogueMeeting,
+    FollowUp,
+    FollowUpEntry,
+    PlanPeriod,
+    PlanPriority,
+    Stage,
+)
+
+# ---------------------------------------------------------------------------
+# Plan periods
+# ---------------------------------------------------------------------------
+
+
+def plan_periods():
+    """Every plan period, newest first (one query; pass the list on to spare more)."""
+    return list(PlanPeriod.objects.order_by("-starts_on"))
+
+
+def default_plan_period(today=None, periods=None) -> PlanPeriod | None:
+    """The period that contains today; else the latest one open for agreements; else the latest."""
+    today = today or timezone.localdate()
+    periods = plan_periods() if periods is None else sorted(periods, key=lambda p: p.starts_on, reverse=True)
+    return (
+        next((p for p in periods if p.contains(today)), None)
+        or next((p for p in periods if p.is_active), None)
+        or (periods[0] if periods else None)
+    )
+
+
+def swedish_key(text: str) -> str:
+    """Sort key in Swedish alphabetical order (å, ä, ö after z), whatever the database's collation."""
+    return (text or "").lower().translate(str.maketrans({"å": "{", "ä": "|", "ö": "}", "é": "e", "ü": "y"}))
+
+
+def _municipalities(user):
+    queryset = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY)
+    return scope_by_municipality(queryset, user, field="pk")
+
+
+# ---------------------------------------------------------------------------
+# Dialogue meetings and action points
+# ---------------------------------------------------------------------------
+
+
+def _participates(ids):
+    """Q: the meeting had at least one of the municipalities ``ids`` among its participants."""
+    through = DialogueMeeting.participants.through
+    return Q(Exists(through.objects.filter(dialoguemeeting_id=OuterRef("pk"), organisation_id__in=ids)))
+
+
+def meetings_for(user):
+    """The meetings the user may see: every meeting for region-wide readers, the
+    meetings their municipality took part in for municipal users. Each carries
+    ``open_points``: the open action points the user may see."""
+    ids = visible_municipality_ids(user)
+    queryset = DialogueMeeting.objects.prefetch_related(
+        Prefetch("participants", queryset=Organisation.objects.order_by("name"))
+    )
+    open_points = Q(action_points__status=ActionPoint.Status.OPEN)
+    if ids is not None:
+        queryset = queryset.filter(_participates(ids))
+        open_points &= Q(action_points__municipality__in=ids)
+    return queryset.annotate(open_points=Count("action_points", filter=open_points)).order_by("-held_on", "-pk")
+
+
+def meeting_for(user, pk) -> DialogueMeeting:
+    """One meeting; 404 when the user may not see it (their municipality did not take part)."""
+    try:
+        return meetings_for(user).select_related("created_by").get(pk=pk)
+    except (DialogueMeeting.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def _action_points(user):
+    queryset = ActionPoint.objects.select_related("municipality", "area", "agreement", "meeting").order_by(
+        "due_on", "pk"
+    )
+    return scope_by_municipality(queryset, user)
+
+
+def action_points_of(user, meeting):
+    """The meeting's action points that the user may see: municipal users only their own municipality's."""
+    return _action_points(user).filter(meeting=meeting)
+
+
+def action_point_for(user, pk) -> ActionPoint:
+    """One action point the user may see; 404 otherwise."""
+    try:
+        return _action_points(user).get(pk=pk)
+    except (ActionPoint.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+@dataclass
+class AgreementDialogue:
+    """The dialogue meetings and action points that concern one agreement."""
+
+    meetings: list
+    action_points: list
+    today: datetime.date
+
+
+def dialogue_for_agreement(user, agreement) -> AgreementDialogue:
+    """Meetings the agreement's municipality took part in during its plan period,
+    or that gave an action point on the agreement; and those action points."""
+    period = agreement.plan_period
+    concerns = (
+        Q(held_on__gte=period.starts_on, held_on__lte=period.ends_on) & _participates([agreement.municipality_id])
+    ) | Q(Exists(ActionPoint.objects.filter(meeting_id=OuterRef("pk"), agreement_id=agreement.pk)))
+    meetings = meetings_for(user).filter(concerns)
+    action_points = _action_points(user).filter(agreement=agreement)
+    return AgreementDialogue(meetings=list(meetings), action_points=list(action_points), today=timezone.localdate())
+
+
+# ---------------------------------------------------------------------------
+# The county overview
+# ---------------------------------------------------------------------------
+
+SORTS = ("municipality", "stage", "due")
+NO_AGREEMENT = "none"
+STAGE_ORDER = {stage.value: index for index, stage in enumerate(Stage)}
+REPORTED = (FollowUp.Status.SUBMITTED, FollowUp.Status.RETURNED, FollowUp.Status.ACCEPTED)
+
+
+@dataclass(frozen=True)
+class OpenStep:
+    """An open step of an agreement, as the workflows layer describes it."""
+
+    agreement_id: int
+    title: str
+    who: str
+    due_on: datetime.date | None
+
+
+@dataclass
+class OverviewRow:
+    """One municipality in one plan period."""
+
+    municipality: Organisation
+    agreement: Agreement | None
+    today: datetime.date
+    steps: list = field(default_factory=list)
+    latest_follow_up: FollowUp | None = None
+    reported_follow_up: FollowUp | None = None
+    area_statuses: list = field(default_factory=list)  # FollowUpEntry of reported_follow_up, with .area
+    open_action_points: int = 0
+    overdue_action_points: int = 0
+
+    @property
+    def stage(self):
+        return self.agreement.stage if self.agreement else NO_AGREEMENT
+
+    @property
+    def stage_label(self):
+        return self.agreement.get_stage_display() if self.agreement else _("No agreement")
+
+    @property
+    def next_due(self):
+        dates = [s.due_on for s in self.steps if s.due_on]
+        return min(dates) if dates else None
+
+    @property
+    def overdue_steps(self):
+        return [s for s in self.steps if s.due_on and s.due_on < self.today]
+
+    @property
+    def who(self):
+        seen = []
+        for step in sorted(self.steps, key=lambda s: (s.due_on or datetime.date.max, s.title)):
+            if step.who not in seen:
+                seen.append(step.who)
+        return "; ".join(seen)
+
+    @property
+    def is_overdue(self):
+        return bool(self.overdue_steps) or self.overdue_action_points > 0
+
+
+def _chosen_agreement(agreements):
+    """Of a municipality's agreements in a period: the live one, else the latest ended one."""
+    live = [a for a in agreements if a.stage in LIVE_STAGES]
+    pool = live or agreements
+    return max(pool, key=lambda a: (a.created_at, a.pk)) if pool else None
+
+
+def county_overview(
+    user,
+    *,
+    plan_period: PlanPeriod,
+    open_steps=(),
+    stage: str = "",
+    overdue_only: bool = False,
+    sort: str = "municipality",
+    today: datetime.date | None = None,
+) -> list[OverviewRow]:
+    """Every municipality the user may see, with its agreement in ``plan_period``:
+    stage, open steps (who must act, next due date, what is overdue), the
+    latest follow-up and each area's status in it, and open action points.
+
+    Four queries, however many municipalities. ``stage`` filters by stage (or
+    "none": no agreement), ``overdue_only`` keeps rows with something overdue,
+    ``sort`` is one of SORTS."""
+    today = today or timezone.localdate()
+    municipalities = list(_municipalities(user))
+    agreements_in_period = Agreement.objects.for_user(user).filter(plan_period=plan_period)
+
+    by_municipality = {}
+    for agreement in agreements_in_period.order_by("pk"):
+        by_municipality.setdefault(agreement.municipality_id, []).append(agreement)
+    chosen = {m_id: _chosen_agreement(items) for m_id, items in by_municipality.items()}
+    chosen_ids = {a.pk for a in chosen.values() if a is not None}
+
+    # Follow-ups are read through their entries (one per area; an agreement
+    # reaches follow-up only with at least one area): one query for both.
+    follow_ups, entries = {}, {}
+    for entry in (
+        FollowUpEntry.objects.filter(follow_up__agreement__in=agreements_in_period)
+        .select_related("follow_up", "area")
+        .order_by("follow_up__agreement_id", "follow_up__year", "area__position", "area_id")
+    ):
+        its = follow_ups.setdefault(entry.follow_up.agreement_id, {})
+        its.setdefault(entry.follow_up_id, entry.follow_up)
+        entries.setdefault(entry.follow_up_id, []).append(entry)
+
+    in_period = Q(meeting__held_on__gte=plan_period.starts_on, meeting__held_on__lte=plan_period.ends_on) | Q(
+        agreement__plan_period=plan_period
+    )
+    points = {
+        item["municipality_id"]: item
+        for item in scope_by_municipality(ActionPoint.objects.filter(in_period, status=ActionPoint.Status.OPEN), user)
+        .order_by()
+        .values("municipality_id")
+        .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=today)))
+    }
+
+    steps = {}
+    for step in open_steps:
+        if step.agreement_id in chosen_ids:
+            steps.setdefault(step.agreement_id, []).append(step)
+
+    rows = []
+    for municipality in municipalities:
+        agreement = chosen.get(municipality.pk)
+        row = OverviewRow(municipality=municipality, agreement=agreement, today=today)
+        if agreement is not None:
+            agreement.municipality = municipality  # already read; spares a query per row
+            agreement.plan_period = plan_period
+            row.steps = sorted(steps.get(agreement.pk, []), key=lambda s: (s.due_on or datetime.date.max, s.title))
+            its_follow_ups = list(follow_ups.get(agreement.pk, {}).values())  # by year
+            row.latest_follow_up = its_follow_ups[-1] if its_follow_ups else None
+            reported = [f for f in its_follow_ups if f.status in REPORTED]
+            row.reported_follow_up = reported[-1] if reported else None
+            if row.reported_follow_up is not None:
+                row.area_statuses = entries.get(row.reported_follow_up.pk, [])
+        counts = points.get(municipality.pk)
+        if counts:
+            row.open_action_points, row.overdue_action_points = counts["open"], counts["overdue"]
+        rows.append(row)
+
+    if stage:
+        rows = [r for r in rows if r.stage == stage]
+    if overdue_only:
+        rows = [r for r in rows if r.is_overdue]
+    return sort_rows(rows, sort)
+
+
+def sort_rows(rows, sort):
+    by_name = sorted(rows, key=lambda r: swedish_key(r.municipality.name))
+    if sort == "stage":
+        return sorted(by_name, key=lambda r: STAGE_ORDER.get(r.stage, len(STAGE_ORDER)))
+    if sort == "due":
+        return sorted(by_name, key=lambda r: (r.next_due is None, r.next_due or datetime.date.max))
+    return by_name
+
+
+# ---------------------------------------------------------------------------
+# Coverage of the plan's priorities
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class CoverageRow:
+    priority: PlanPriority
+    # (municipality, [areas]) in Swedish alphabetical order
+    municipalities: list
+
+
+@dataclass
+class Coverage:
+    plan_period: PlanPeriod
+    covered: list  # CoverageRow
+    uncovered: list  # PlanPriority
+
+
+def coverage(user, *, plan_period: PlanPeriod) -> Coverage:
+    """Which of the period's priorities the municipalities' collaboration areas
+    link to (areas of agreements in use: not withdrawn or rejected, the area
+    not removed), and which priorities no municipality has taken up."""
+    areas = scope_by_municipality(
+        CollaborationArea.objects.filter(
+            removed_at__isnull=True, agreement__plan_period=plan_period, agreement__stage__in=LIVE_STAGES
+        ),
+        user,
+        field="agreement__municipality",
+    ).select_related("agreement__municipality")
+    priorities = PlanPriority.objects.filter(plan_period=plan_period).prefetch_related(
+        Prefetch("areas", queryset=areas.order_by("agreement_id", "position", "pk"), to_attr="covering_areas")
+    )
+    covered, uncovered = [], []
+    for priority in sorted(priorities, key=lambda p: swedish_key(p.title)):
+        grouped = {}
+        for area in priority.covering_areas:
+            grouped.setdefault(area.agreement.municipality, []).append(area)
+        if grouped:
+            municipalities = sorted(grouped.items(), key=lambda item: swedish_key(item[0].name))
+            covered.append(CoverageRow(priority=priority, municipalities=municipalities))
+        else:
+            uncovered.append(priority)
+    return Coverage(plan_period=plan_period, covered=covered, uncovered=uncovered)
