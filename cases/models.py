@@ -256,7 +256,11 @@ class Attachment(AuditedModel):
     uploaded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
     follow_up = models.ForeignKey(
-        "cases.FollowUp", on_delete=models.PROTECT, null=True, blank=True, related_name="attachments",
+        "cases.FollowUp",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attachments",
         verbose_name=_("follow-up"),
     )
 

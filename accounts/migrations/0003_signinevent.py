@@ -7,28 +7,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_region_dalarna_and_municipalities'),
+        ("accounts", "0002_region_dalarna_and_municipalities"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SignInEvent',
+            name="SignInEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chain_hash', models.CharField(blank=True, default='', editable=False, max_length=64)),
-                ('kind', models.CharField(choices=[('login', 'Signed in'), ('logout', 'Signed out'), ('failed', 'Failed sign-in')], max_length=10, verbose_name='event')),
-                ('email', models.CharField(blank=True, max_length=254, verbose_name='e-mail address tried')),
-                ('ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='client address')),
-                ('user_agent', models.CharField(blank=True, max_length=500, verbose_name='browser')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='time')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sign_in_events', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("chain_hash", models.CharField(blank=True, default="", editable=False, max_length=64)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("login", "Signed in"), ("logout", "Signed out"), ("failed", "Failed sign-in")],
+                        max_length=10,
+                        verbose_name="event",
+                    ),
+                ),
+                ("email", models.CharField(blank=True, max_length=254, verbose_name="e-mail address tried")),
+                ("ip", models.GenericIPAddressField(blank=True, null=True, verbose_name="client address")),
+                ("user_agent", models.CharField(blank=True, max_length=500, verbose_name="browser")),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name="time")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sign_in_events",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'sign-in event',
-                'verbose_name_plural': 'sign-in events',
-                'ordering': ['-at', '-id'],
+                "verbose_name": "sign-in event",
+                "verbose_name_plural": "sign-in events",
+                "ordering": ["-at", "-id"],
             },
         ),
     ]
