@@ -1,0 +1,492 @@
+"""The timeline of one agreement: every change to the agreement and to
+everything hanging off it (collaboration areas, revisions, comments,
+decisions, signatures, attachments, follow-ups and their entries, action
+points, the due dates of its steps), and every step of its process, in time
+order, each with who, when, why and in which step. Reads only.
+
+The history rows come in ONE query: a ``UNION ALL`` over the history tables
+whose rows belong to an agreement (``log.agreement_sources()``), each row as
+a JSON object of its columns. Consecutive rows of the same object are compared
+field by field (old -> new). Names come from a bounded number of further
+queries: the linked plan priorities (one per many-to-many history table), the
+process's tasks, the people, and the rare linked object that is not part of
+the agreement (one query per model). The number of queries does not depend on
+the number of rows.
+
+Values are shown as people read them: field names are the models' verbose
+names, choices their labels, users their names, linked objects their titles.
+"""
+
+import datetime
+import json
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.db import connections, models
+from django.db.models import F, TextField, Value
+from django.db.models.functions import JSONObject
+from django.http import Http404
+from django.utils import formats, timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
+from viewflow.workflow.models import Task
+
+from accounts.models import User
+from cases.compare import mark_words
+from cases.models import Agreement
+
+from . import log
+
+STEP = "step"  # the kind of the events read from viewflow's tasks
+TASK = Task._meta.label_lower
+
+# The kinds of event an auditor filters by, and the tables behind each.
+GROUPS = (
+    ("text", gettext_lazy("Agreement text"), ("cases.agreement", "cases.collaborationarea", "cases.agreementrevision")),
+    ("decisions", gettext_lazy("Decisions"), ("cases.decision",)),
+    ("signatures", gettext_lazy("Signatures"), ("cases.signature",)),
+    ("comments", gettext_lazy("Review comments"), ("cases.reviewcomment",)),
+    ("attachments", gettext_lazy("Attachments"), ("cases.attachment",)),
+    ("follow_ups", gettext_lazy("Follow-ups"), ("cases.followup", "cases.followupentry", "cases.actionpoint")),
+    ("steps", gettext_lazy("Steps"), ("workflows.taskdeadline", STEP)),
+)
+OTHER = ("other", gettext_lazy("Other"))
+GROUP_OF = {key: group for group, _label, keys in GROUPS for key in keys}
+
+ACTIONS = {
+    "+": gettext_lazy("Created"),
+    "~": gettext_lazy("Changed"),
+    "-": gettext_lazy("Deleted"),
+    "step_started": gettext_lazy("Step started"),
+    "step_done": gettext_lazy("Step completed"),
+    "step_cancelled": gettext_lazy("Step cancelled"),
+}
+
+LONG_TEXT = 80  # texts longer than this get their changed words marked
+
+# Fields whose models give them no verbose name are named by their field name,
+# translated when the catalogue has it; these are the ones no model names.
+UNNAMED_FIELDS = (gettext_noop("uploaded by"),)
+
+
+@dataclass
+class Change:
+    label: str
+    old: str
+    new: str
+    marked: str | None = None  # HTML with <del>/<ins>, for long texts
+
+
+@dataclass
+class Event:
+    when: datetime.datetime
+    kind: str  # source key, or STEP
+    group: str
+    action: str  # a key of ACTIONS
+    subject: str  # e.g. "Collaboration area: Kulturskolan i samverkan"
+    actor_id: int | None = None
+    actor: str = ""
+    reason: str = ""
+    step: str = ""  # the workflow step the change was made in
+    task_id: int | None = None
+    ip: str | None = None
+    history_id: int | None = None
+    changes: list = field(default_factory=list)
+    order: tuple = ()
+
+    @property
+    def action_label(self):
+        return ACTIONS[self.action]
+
+    @property
+    def group_label(self):
+        return {g: label for g, label, _keys in GROUPS}.get(self.group, OTHER[1])
+
+
+@dataclass
+class Timeline:
+    agreement: Agreement
+    events: list
+    actors: list  # [(user id, name)] of everyone on the timeline, by name
+
+    def filtered(self, *, group=None, actor_id=None):
+        return [
+            e for e in self.events if (not group or e.group == group) and (actor_id is None or e.actor_id == actor_id)
+        ]
+
+
+def visible_agreement(user, pk) -> Agreement:
+    """The agreement, if ``user`` may see it (the same rule as every agreement
+    page: Agreement.objects.for_user); 404 otherwise. One query."""
+    agreement = (
+        Agreement.objects.for_user(user)
+        .select_related("municipality", "plan_period", "predecessor", "created_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if agreement is None:
+        raise Http404
+    return agreement
+
+
+# ---------------------------------------------------------------------------
+# Reading the rows
+# ---------------------------------------------------------------------------
+
+
+def _agreement_branch(src, agreement_id):
+    model = src.model
+    columns = {f.attname: F(f.attname) for f in model._meta.concrete_fields if f.attname != "history_hash"}
+    return (
+        model._default_manager.order_by()
+        .filter(**{src.agreement_path: agreement_id})
+        .annotate(
+            log_kind=Value(src.key, output_field=TextField()),
+            log_row=JSONObject(**columns),
+        )
+        .values("log_kind", "log_row")
+    )
+
+
+def _history_rows(agreement_id, using="default"):
+    """{source key: [row dict, ...]} of every history row of the agreement,
+    each list in (history_date, history_id) order. One query."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    parts, params = [], []
+    for index, src in enumerate(log.agreement_sources()):
+        sql, branch_params = _agreement_branch(src, agreement_id).query.sql_with_params()
+        parts.append(f"SELECT {quote('log_kind')}, {quote('log_row')} FROM ({sql}) {quote(f't{index}')}")  # noqa: S608
+        params.extend(branch_params)
+    rows = {}
+    if not parts:
+        return rows
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for kind, raw in cursor.fetchall():
+            rows.setdefault(kind, []).append(_hydrate(log.source(kind).model, raw))
+    for kind_rows in rows.values():
+        kind_rows.sort(key=lambda r: (r["history_date"], r["history_id"]))
+    return rows
+
+
+def _hydrate(model, raw):
+    """A JSON object of a history row as {attname: Python value}."""
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    values = {}
+    for f in model._meta.concrete_fields:
+        if f.attname not in data:
+            continue
+        value = data[f.attname]
+        if value is not None:
+            if isinstance(f, models.JSONField):
+                value = json.loads(value) if isinstance(value, str) else value
+            elif isinstance(f, models.DateTimeField):
+                value = f.to_python(value)
+                if timezone.is_naive(value):
+                    value = timezone.make_aware(value, datetime.UTC)
+            else:
+                value = f.to_python(value)
+        values[f.attname] = value
+    return values
+
+
+def _m2m_rows(agreement_id, using="default"):
+    """{(source key, m2m field name): {history_id: [(linked id, linked name), ...]}}:
+    the many-to-many links each history row recorded. One query per
+    many-to-many history table."""
+    found = {}
+    for src in log.agreement_sources():
+        for m2m_field, m2m_model, target in log.m2m_history(src.model):
+            links = {}
+            queryset = (
+                m2m_model._default_manager.using(using)
+                .filter(**{f"history__{src.agreement_path}": agreement_id})
+                .select_related(target.name)
+                .order_by(target.attname)
+            )
+            for link in queryset:
+                linked = getattr(link, target.name)
+                links.setdefault(link.history_id, []).append((getattr(link, target.attname), str(linked)))
+            found[(src.key, m2m_field.name)] = links
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Names of linked objects
+# ---------------------------------------------------------------------------
+
+
+def _subject_of(key, row, names):
+    """How an object is named on the timeline, from its history row."""
+    get = row.get
+    if key == "cases.agreement":
+        return get("case_number") or ""
+    if key in ("cases.collaborationarea",):
+        return get("title") or ""
+    if key == "cases.agreementrevision":
+        return _("Round %(round)s") % {"round": get("round")}
+    if key == "cases.reviewcomment":
+        text = (get("text") or "").strip()
+        return _("Round %(round)s") % {"round": get("round")} + (f": {text[:60]}…" if len(text) > 60 else f": {text}")
+    if key == "cases.decision":
+        party = _choice_label(apps.get_model("cases", "Decision")._meta.get_field("party"), get("party"))
+        return f"{party}, {get('body') or ''} {get('paragraph') or ''}".strip()
+    if key == "cases.signature":
+        party = _choice_label(apps.get_model("cases", "Signature")._meta.get_field("party"), get("party"))
+        return f"{party}, {get('signatory_name') or ''}"
+    if key == "cases.attachment":
+        return get("original_name") or ""
+    if key == "cases.followup":
+        return _("Follow-up %(year)s") % {"year": get("year")}
+    if key == "cases.followupentry":
+        follow_up = names.get("cases.followup", get("follow_up_id"))
+        area = names.get("cases.collaborationarea", get("area_id"))
+        return f"{follow_up}, {area}"
+    if key == "cases.actionpoint":
+        text = (get("description") or "").strip()
+        return text[:60] + ("…" if len(text) > 60 else "")
+    if key == "workflows.taskdeadline":
+        return names.get(TASK, get("task_id"))
+    return f"#{get('id')}"
+
+
+class Names:
+    """Names of linked objects, keyed by (model label_lower, pk)."""
+
+    def __init__(self):
+        self.known = {}
+        self.missing = {}
+
+    def add(self, key, pk, name):
+        if pk is not None:
+            self.known[(key, pk)] = name
+
+    def get(self, key, pk):
+        if pk is None:
+            return ""
+        return self.known.get((key, pk), f"#{pk}")
+
+    def want(self, model, pk):
+        key = model._meta.label_lower
+        if pk is not None and (key, pk) not in self.known:
+            self.missing.setdefault(model, set()).add(pk)
+
+    def fetch_missing(self, using="default"):
+        """One query per model with names still unknown."""
+        for model, ids in self.missing.items():
+            for obj in model._default_manager.using(using).filter(pk__in=ids):
+                self.add(model._meta.label_lower, obj.pk, _name_of(obj))
+        self.missing = {}
+
+
+def _name_of(obj):
+    if isinstance(obj, User):
+        return obj.full_name or obj.email
+    if isinstance(obj, Agreement):
+        return obj.case_number
+    if isinstance(obj, Task):
+        return str(obj.flow_task.task_title) if obj.flow_task else f"#{obj.pk}"
+    return str(obj)
+
+
+# ---------------------------------------------------------------------------
+# Values as people read them
+# ---------------------------------------------------------------------------
+
+
+def _choice_label(f, value):
+    choices = dict(f.flatchoices)
+    return str(choices.get(value, value))
+
+
+def _skipped(f):
+    return (
+        f.primary_key
+        or f.name == "id"
+        or getattr(f, "auto_now", False)
+        or getattr(f, "auto_now_add", False)
+        or isinstance(f, models.FileField)
+    )
+
+
+def _tracked_fields(src):
+    """The audited model's fields that the history table records and the
+    timeline shows, with their history column."""
+    history_columns = {f.attname for f in src.model._meta.concrete_fields}
+    return [f for f in src.audited._meta.concrete_fields if not _skipped(f) and f.attname in history_columns]
+
+
+def display(f, value, names):
+    if value is None or value == "":
+        return ""
+    if f.is_relation:
+        return names.get(f.related_model._meta.label_lower, value)
+    if f.choices:
+        return _choice_label(f, value)
+    if isinstance(f, models.BooleanField):
+        return _("Yes") if value else _("No")
+    if isinstance(f, models.DateTimeField):
+        return formats.date_format(timezone.localtime(value), "j F Y H:i")
+    if isinstance(f, models.DateField):
+        return formats.date_format(value, "j F Y")
+    if isinstance(f, models.JSONField):
+        if isinstance(value, list) and all(isinstance(item, dict) and "title" in item for item in value):
+            return "; ".join(str(item["title"]) for item in value)
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def field_label(f):
+    """A field's verbose name, translated also when the model gave none."""
+    return str(capfirst(_(f.verbose_name) if isinstance(f.verbose_name, str) else f.verbose_name))
+
+
+def _change(label, old, new):
+    marked = mark_words(old, new) if old and new and max(len(old), len(new)) > LONG_TEXT else None
+    return Change(label=label, old=old, new=new, marked=marked)
+
+
+def _changes(src, previous, row, m2m, names):
+    """[Change] between two consecutive history rows of one object (all
+    non-empty values when ``previous`` is None)."""
+    changes = []
+    for f in _tracked_fields(src):
+        old = display(f, previous.get(f.attname), names) if previous else ""
+        new = display(f, row.get(f.attname), names)
+        if old != new:
+            changes.append(_change(field_label(f), old, new))
+    for (key, field_name), links in m2m.items():
+        if key != src.key:
+            continue
+        m2m_field = src.audited._meta.get_field(field_name)
+        old = "; ".join(name for _pk, name in links.get(previous["history_id"], [])) if previous else ""
+        new = "; ".join(name for _pk, name in links.get(row["history_id"], []))
+        if old != new:
+            changes.append(_change(field_label(m2m_field), old, new))
+    return changes
+
+
+# ---------------------------------------------------------------------------
+# The timeline
+# ---------------------------------------------------------------------------
+
+
+def _in_order(dated):
+    """The distinct texts of [(when, text)], in time order."""
+    seen = []
+    for _when, text in sorted(dated, key=lambda item: item[0]):
+        if text not in seen:
+            seen.append(text)
+    return seen
+
+
+def build_timeline(agreement: Agreement, using="default") -> Timeline:
+    """Every event of ``agreement``, oldest first. ``agreement`` comes from
+    ``visible_agreement`` (with its municipality, plan period, predecessor)."""
+    rows = _history_rows(agreement.pk, using=using)
+    m2m = _m2m_rows(agreement.pk, using=using)
+    tasks = list(
+        Task.objects.using(using)
+        .filter(process__agreementprocess__agreement=agreement.pk, flow_task_type="HUMAN")
+        .select_related("owner")
+        .order_by("created", "pk")
+    )
+
+    names = Names()
+    names.add("cases.agreement", agreement.pk, agreement.case_number)
+    names.add("accounts.organisation", agreement.municipality_id, agreement.municipality.name)
+    names.add("cases.planperiod", agreement.plan_period_id, agreement.plan_period.name)
+    names.add("accounts.user", agreement.created_by_id, _name_of(agreement.created_by))
+    if agreement.predecessor_id:
+        names.add("cases.agreement", agreement.predecessor_id, agreement.predecessor.case_number)
+    for task in tasks:
+        names.add(TASK, task.pk, _name_of(task))
+        if task.owner_id:
+            names.add("accounts.user", task.owner_id, _name_of(task.owner))
+    # Objects of the agreement are named after their latest row; areas and
+    # follow-ups first, as other objects are named after them.
+    order = ["cases.collaborationarea", "cases.followup"]
+    for key in order + [k for k in rows if k not in order]:
+        for row in rows.get(key, []):
+            names.add(key, row.get("id"), _subject_of(key, row, names))
+
+    # People and linked objects outside the agreement: one query per model.
+    for key, key_rows in rows.items():
+        src = log.source(key)
+        relations = [f for f in _tracked_fields(src) if f.is_relation]
+        for row in key_rows:
+            names.want(User, row.get("history_user_id"))
+            for f in relations:
+                names.want(f.related_model, row.get(f.attname))
+    names.fetch_missing(using=using)
+
+    events = []
+    reasons_by_task = {}
+    for key, key_rows in rows.items():
+        src = log.source(key)
+        group = GROUP_OF.get(key, OTHER[0])
+        previous_by_object = {}
+        for row in key_rows:
+            previous = previous_by_object.get(row["id"])
+            previous_by_object[row["id"]] = row
+            reason = row.get("history_change_reason") or ""
+            if row.get("history_task_id") and reason:
+                reasons_by_task.setdefault(row["history_task_id"], []).append((row["history_date"], reason))
+            changes = _changes(src, previous if row["history_type"] != "+" else None, row, m2m, names)
+            if row["history_type"] == "~" and not changes:
+                continue  # saved without a visible change (e.g. only the time of the last change)
+            phase = 3 if key == "workflows.taskdeadline" else 0
+            events.append(
+                Event(
+                    when=row["history_date"],
+                    kind=key,
+                    group=group,
+                    action=row["history_type"],
+                    subject=f"{capfirst(src.verbose_name)}: {names.get(key, row['id'])}",
+                    actor_id=row.get("history_user_id"),
+                    actor=names.get("accounts.user", row.get("history_user_id")),
+                    reason=reason,
+                    step=names.get(TASK, row.get("history_task_id")),
+                    task_id=row.get("history_task_id"),
+                    ip=row.get("history_ip"),
+                    history_id=row["history_id"],
+                    changes=changes,
+                    order=(row["history_date"], phase, src.rank, row["history_id"]),
+                )
+            )
+
+    for task in tasks:
+        title = names.get(TASK, task.pk)
+        subject = f"{capfirst(_('step'))}: {title}"
+        events.append(
+            Event(
+                when=task.created,
+                kind=STEP,
+                group="steps",
+                action="step_started",
+                subject=subject,
+                task_id=task.pk,
+                order=(task.created, 2, 0, task.pk),
+            )
+        )
+        if task.finished:
+            events.append(
+                Event(
+                    when=task.finished,
+                    kind=STEP,
+                    group="steps",
+                    action="step_done" if task.status == "DONE" else "step_cancelled",
+                    subject=subject,
+                    actor_id=task.owner_id,
+                    actor=names.get("accounts.user", task.owner_id),
+                    reason="; ".join(_in_order(reasons_by_task.get(task.pk, []))),
+                    step=title,
+                    task_id=task.pk,
+                    order=(task.finished, 1, 0, task.pk),
+                )
+            )
+    events.sort(key=lambda e: e.order)
+    actors = sorted({(e.actor_id, e.actor) for e in events if e.actor_id}, key=lambda a: (a[1].lower(), a[0]))
+    return Timeline(agreement=agreement, events=events, actors=actors)
