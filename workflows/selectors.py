@@ -72,6 +72,15 @@ def step_history_of(agreement):
     )
 
 
+def steps_of(agreement):
+    """(open steps, oldest first; the other steps, in the order they ended) of the
+    agreement's human steps, read in one query (the agreement page shows both)."""
+    tasks = list(_tasks().filter(process__agreementprocess__agreement=agreement))
+    open_steps = sorted((t for t in tasks if t.status in OPEN), key=lambda t: (t.created, t.pk))
+    ended = sorted((t for t in tasks if t.status not in OPEN), key=lambda t: (t.finished is None, t.finished, t.pk))
+    return open_steps, ended
+
+
 def is_overdue(task):
     deadline = getattr(task, "deadline", None)
     return deadline is not None and task.status in OPEN and deadline.due_on < timezone.localdate()

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import FileResponse, Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -25,6 +25,7 @@ from accounts.permissions import (
 from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.exceptions import StepNotAllowed
+from cases.models import FollowUpEntry
 from cases.overview import dialogue_for_agreement
 from cases.services import RENEWABLE_STAGES
 
@@ -99,7 +100,7 @@ def agreement_list(request):
 @login_required
 def agreement_detail(request, pk):
     agreement = case_selectors.agreement_for(request.user, pk)
-    open_steps = selectors.open_steps_of(agreement)
+    open_steps, done_steps = selectors.steps_of(agreement)
     for task in open_steps:
         task.node = task.flow_task
         task.can_take = task.node.can_take(request.user, task)
@@ -112,12 +113,14 @@ def agreement_detail(request, pk):
         {
             "agreement": agreement,
             "open_steps": open_steps,
-            "done_steps": selectors.step_history_of(agreement),
+            "done_steps": done_steps,
             "can_withdraw": can_act_for(request.user, agreement.municipality, Action.WITHDRAW)
             and not agreement.is_final,
             "can_change_due": is_coordinator,
             "can_renew": is_coordinator and agreement.stage in RENEWABLE_STAGES,
-            "follow_ups": agreement.follow_ups.prefetch_related("entries__area").order_by("year"),
+            "follow_ups": agreement.follow_ups.prefetch_related(
+                Prefetch("entries", queryset=FollowUpEntry.objects.select_related("area"))
+            ).order_by("year"),
             "can_attach": can_attach(request.user, agreement) and not agreement.is_final,
             "attachment_form": AttachmentForm(),
             "due_form": DueDateForm(),
