@@ -1,6 +1,8 @@
 """Agreements in any stage, driven through the real services and the real
 process: used by seed_demo (demo data) and by the test factories."""
 
+import datetime
+
 from django.utils import timezone
 
 from cases import services as case_services
@@ -51,9 +53,10 @@ def sample_areas(agreement):
     return areas
 
 
-def decision_date(agreement):
-    """A plausible meeting date: today, or the period's last day if it has passed."""
-    return min(timezone.localdate(), agreement.plan_period.ends_on)
+def decision_date(agreement, on=None):
+    """A plausible meeting date: ``on`` if given, else today, or the period's
+    last day if it has passed."""
+    return on or min(timezone.localdate(), agreement.plan_period.ends_on)
 
 
 def open_agreement(*, coordinator, municipality, plan_period, title=None):
@@ -65,8 +68,9 @@ def open_agreement(*, coordinator, municipality, plan_period, title=None):
     )
 
 
-def advance(agreement, *, to, coordinator, head, with_areas=True):
-    """Drive ``agreement`` forward to stage ``to`` (one of ORDER)."""
+def advance(agreement, *, to, coordinator, head, with_areas=True, decided_on=None):
+    """Drive ``agreement`` forward to stage ``to`` (one of ORDER). Decisions and
+    signatures are dated ``decided_on`` (default today)."""
     agreement.refresh_from_db()
     while ORDER.index(agreement.stage) < ORDER.index(to):
         stage = agreement.stage
@@ -101,7 +105,7 @@ def advance(agreement, *, to, coordinator, head, with_areas=True):
                         agreement=agreement,
                         party=p,
                         body=b,
-                        meeting_date=decision_date(agreement),
+                        meeting_date=decision_date(agreement, decided_on),
                         paragraph="§ 12",
                         outcome=Decision.Outcome.APPROVED,
                     ),
@@ -121,7 +125,7 @@ def advance(agreement, *, to, coordinator, head, with_areas=True):
                         party=p,
                         signatory_name=a.full_name,
                         signatory_title=a.title or "Kulturchef",
-                        signed_on=decision_date(agreement),
+                        signed_on=decision_date(agreement, decided_on),
                     ),
                 )
         agreement.refresh_from_db()
@@ -170,7 +174,70 @@ def seed_demo_agreements():
                     actor=coordinator, agreement=a, title=a.title, areas=sample_areas(a)
                 ),
             )
+        elif stage == Stage.IN_FORCE:
+            # Signed early in the period, so that it has a living history:
+            # follow-ups for the past years, this year's waiting, and a renewal.
+            advance(agreement, to=stage, coordinator=coordinator, head=head, decided_on=IN_FORCE_SINCE)
+            live_through_follow_ups(agreement, coordinator=coordinator, head=head)
+            renew_into_next_period(agreement, coordinator=coordinator)
         else:
             advance(agreement, to=stage, coordinator=coordinator, head=head)
         created += 1
     return created
+
+
+IN_FORCE_SINCE = datetime.date(2023, 3, 15)
+PROGRESS = ["on_track", "done", "delayed", "on_track"]
+
+
+def live_through_follow_ups(agreement, *, coordinator, head):
+    """Fire the due timers and take the follow-ups of the years gone by (each
+    handed in and accepted, one returned once); leave the latest one open."""
+    from viewflow.workflow.timers import fire_due_timers
+
+    from cases.models import FollowUp
+
+    from .selectors import open_steps_of
+
+    while True:
+        fire_due_timers()
+        waiting = [t.flow_task.name for t in open_steps_of(agreement)]
+        follow_up = FollowUp.objects.filter(agreement=agreement).order_by("-year").first()
+        if "write_follow_up" not in waiting or follow_up is None or follow_up.year >= timezone.localdate().year:
+            return
+        entries = [
+            case_services.EntryInput(
+                area_id=entry.area_id,
+                progress=PROGRESS[(follow_up.year + i) % len(PROGRESS)],
+                narrative=f"Arbetet {follow_up.year}: träffar och gemensamma aktiviteter har genomförts enligt plan.",
+            )
+            for i, entry in enumerate(follow_up.entries.all())
+        ]
+        for returned in (True, False) if follow_up.year == 2024 else (False,):
+            run_step(
+                agreement=agreement,
+                step_name="write_follow_up",
+                actor=head,
+                perform=lambda e=entries, f=follow_up: case_services.follow_up_report(
+                    actor=head, follow_up=f, entries=e, submit=True
+                ),
+            )
+            run_step(
+                agreement=agreement,
+                step_name="review_follow_up",
+                actor=coordinator,
+                perform=lambda r=returned, f=follow_up: case_services.follow_up_review(
+                    actor=coordinator,
+                    follow_up=f,
+                    accept=not r,
+                    comment="Beskriv gärna vad kulturskolorna har gjort tillsammans." if r else "",
+                ),
+            )
+
+
+def renew_into_next_period(agreement, *, coordinator):
+    from cases.models import Agreement, PlanPeriod
+
+    following = PlanPeriod.objects.filter(starts_on__gt=agreement.plan_period.ends_on, is_active=True).first()
+    if following and not Agreement.objects.filter(municipality=agreement.municipality, plan_period=following).exists():
+        services.agreement_renew(actor=coordinator, agreement=agreement, plan_period=following)
