@@ -16,7 +16,8 @@ as ``OpenStep`` values."""
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -207,11 +208,17 @@ class OverviewRow:
         return bool(self.overdue_steps) or self.overdue_action_points > 0
 
 
-def _chosen_agreement(agreements):
-    """Of a municipality's agreements in a period: the live one, else the latest ended one."""
-    live = [a for a in agreements if a.stage in LIVE_STAGES]
-    pool = live or agreements
-    return max(pool, key=lambda a: (a.created_at, a.pk)) if pool else None
+def _chosen_agreement_id(user, plan_period):
+    """Per municipality (a subquery on it): the id of the agreement the overview
+    shows, its live one in the period, else its latest ended one. The live one
+    is found through the index of live agreements, so the page never reads
+    every withdrawn or rejected attempt of the period."""
+    in_period = Agreement.objects.for_user(user).filter(plan_period=plan_period, municipality=OuterRef("pk"))
+    latest = ("-created_at", "-pk")
+    return Coalesce(
+        Subquery(in_period.filter(stage__in=sorted(LIVE_STAGES)).order_by(*latest).values("pk")[:1]),
+        Subquery(in_period.order_by(*latest).values("pk")[:1]),
+    )
 
 
 def county_overview(
@@ -232,20 +239,18 @@ def county_overview(
     "none": no agreement), ``overdue_only`` keeps rows with something overdue,
     ``sort`` is one of SORTS."""
     today = today or timezone.localdate()
-    municipalities = list(_municipalities(user))
-    agreements_in_period = Agreement.objects.for_user(user).filter(plan_period=plan_period)
-
-    by_municipality = {}
-    for agreement in agreements_in_period.order_by("pk"):
-        by_municipality.setdefault(agreement.municipality_id, []).append(agreement)
-    chosen = {m_id: _chosen_agreement(items) for m_id, items in by_municipality.items()}
-    chosen_ids = {a.pk for a in chosen.values() if a is not None}
+    municipalities = list(_municipalities(user).annotate(chosen_id=_chosen_agreement_id(user, plan_period)))
+    chosen_ids = {m.chosen_id for m in municipalities if m.chosen_id is not None}
+    # Read by id (the primary key's index). Id 0 is no row's: with no agreement
+    # in the period the queries still run, so their number never varies.
+    by_id = sorted(chosen_ids) or [0]
+    chosen = {agreement.municipality_id: agreement for agreement in Agreement.objects.filter(pk__in=by_id)}
 
     # Follow-ups are read through their entries (one per area; an agreement
     # reaches follow-up only with at least one area): one query for both.
     follow_ups, entries = {}, {}
     for entry in (
-        FollowUpEntry.objects.filter(follow_up__agreement__in=agreements_in_period)
+        FollowUpEntry.objects.filter(follow_up__agreement__in=by_id)
         .select_related("follow_up", "area")
         .order_by("follow_up__agreement_id", "follow_up__year", "area__position", "area_id")
     ):

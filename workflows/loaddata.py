@@ -1659,6 +1659,8 @@ def _final_until(stage):
             story.submit(t[4])
             return
         _to_approval(story, rng, t)
+        if stage == "awaiting_decisions":
+            return
         if stage == "approval":
             if _local_date(t[3]) >= spec.period.starts_on and rng.random() < 0.5:
                 story.decide(t[3], rng.choice([Party.REGION, Party.MUNICIPALITY]))
@@ -1731,6 +1733,7 @@ SCENARIOS = {
     "review": _final_until("review"),
     "review_round_2": _final_until("review_round_2"),
     "approval": _final_until("approval"),
+    "awaiting_decisions": _final_until("awaiting_decisions"),  # accepted in review, neither party has decided
     "signing": _final_until("signing"),
     "in_force": _in_force(closed=False),
     "in_force_late": _in_force(closed=False),
