@@ -99,6 +99,12 @@ class BaseAreaFormSet(forms.BaseFormSet):
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "plan_period": self.plan_period}
 
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # Only an area that exists can be removed; a new, empty one is simply left blank.
+        if index is None or index >= self.initial_form_count():
+            form.fields.pop("DELETE", None)
+
     @property
     def empty_form(self):
         form = self.form(

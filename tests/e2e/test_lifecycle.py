@@ -71,7 +71,7 @@ def assert_due_date_shown(row, step_name):
 
     due = timezone.localdate() + timezone.timedelta(days=settings.STEP_DUE_DAYS[step_name])
     with translation.override("sv"):
-        expected = date_format(due, "j M Y")
+        expected = date_format(due, "j F Y")
     assert expected in row.inner_text(), (expected, row.inner_text())
 
 
