@@ -403,17 +403,17 @@ def test_the_generator_writes_what_the_services_write(name, coordinator, mora_he
 
 @pytest.fixture
 def generated(db):
-    """A small load: 30 municipalities over the 21 regions, 400 agreements."""
+    """A small load: 30 municipalities over the 21 regions, 300 agreements."""
     with notifications_suppressed():
         reference = loaddata.ensure_reference(municipalities=30, log=lambda *a: None)
-        specs = loaddata.plan(reference, agreements=400, now=timezone.now(), seed=3)
+        specs = loaddata.plan(reference, agreements=300, now=timezone.now(), seed=3)
         result = loaddata.write_specs(reference, specs, seed=3, parallel=False, log=lambda *a: None)
     return reference, result
 
 
 def test_a_generated_database_is_consistent(generated):
     reference, result = generated
-    assert Agreement.objects.count() == result.agreements == 400
+    assert Agreement.objects.count() == result.agreements == 300
     assert Organisation.objects.filter(kind=Organisation.Kind.REGION).count() == 21
     assert Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).count() >= 30
     # Every agreement has its process, every human task its due date and its owner permission.

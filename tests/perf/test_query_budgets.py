@@ -271,20 +271,21 @@ def test_timeline(client, load, as_head):
 # ---------------------------------------------------------------------------
 
 
-def _audit_query(load, municipality):
-    return f"municipality={municipality.pk}&kind=cases.agreement"
-
-
 def test_audit_log(client, load, django_assert_max_num_queries):
+    """Filtered to one municipality's agreement rows: one agreement's (opened, withdrawn), then a full page."""
     municipality = load.municipality(0)
-    load.agreements("drafting", 1, municipality=None)
-    first = load.agreements("withdrawn_drafting", 1, municipality=municipality)
-    assert first
+    load.agreements("withdrawn_drafting", 1, municipality=municipality)
     client.force_login(load.coordinator)
+
+    def expect(one, many):
+        assert one.count("<tr>") == 1 + 2  # the header and two rows
+        assert many.count("<tr>") == 1 + 50  # the header and a full page
+
     assert_same_budget(
         client,
-        url("audit_log", query=_audit_query(load, municipality)),
-        lambda: load.agreements("withdrawn_review", 30, municipality=municipality),
+        url("audit_log", query=f"municipality={municipality.pk}&kind=cases.agreement"),
+        lambda: load.agreements("withdrawn_review", 49, municipality=municipality),
+        expect=expect,
         django_assert_max_num_queries=django_assert_max_num_queries,
     )
 

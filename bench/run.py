@@ -1,0 +1,907 @@
+"""The benchmark: Samverkan served by gunicorn on 127.0.0.1 against the load
+data (manage.py generate_load_data), measured the way its users meet it.
+
+    .venv/bin/python manage.py generate_load_data     # once: 100,000 agreements in samverkan_load
+    .venv/bin/python bench/run.py                      # about ten minutes; prints a table
+                                                       # and writes bench/results/latest.json
+
+What it measures, in order:
+
+1. every key page, one request at a time (median and p95), next to
+   viewflow's stock frontend for the same flow on the same data where it has
+   an equivalent (its queue, archive, process list and process page, mounted
+   only here: bench/urls_stock.py);
+2. the floor of each page: the bare SQL the page runs to fetch its rows
+   (captured from the page itself, without the session and sign-in queries
+   every request makes), timed on its own; and page / floor;
+3. 20 simulated users, each pausing about a second between requests: p50 and
+   p95 per page, for our pages and for the stock ones;
+4. the highest sustained requests per second with zero errors, back to back,
+   at rising concurrency;
+5. completed workflow steps per second: 8 coordinators recording region
+   decisions over HTTP, each on agreements of their own, then 8 racing for the
+   same agreements; every decision must be recorded exactly once;
+6. the export of the whole audit log as CSV (over a million rows): time, and
+   the growth of the serving process's peak memory.
+
+Load users are signed in by sessions created directly for them (Django's
+SessionStore), so the benchmark runs with bench/settings.py, which turns the
+two-step verification of coordinators off; everything else is production.
+The steps benchmark adds a plan period named "Bänk …" with 1,000 agreements
+awaiting decisions to the database each time it runs.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import signal
+import socket
+import statistics
+import string
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/samverkan_load"
+
+TARGET_P95_MS = 100  # inbox, list and agreement page at 100,000 agreements
+TARGET_STEPS_PER_S = 50
+TARGET_EXPORT_S = 20
+TARGET_EXPORT_MB = 100
+
+
+def configure():
+    import warnings
+
+    from django.core.paginator import UnorderedObjectListWarning
+
+    warnings.filterwarnings("ignore", category=UnorderedObjectListWarning)
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(60))
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+# ---------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """gunicorn serving config.wsgi with bench/settings.py on 127.0.0.1."""
+
+    def __init__(self, workers):
+        self.workers = workers
+        self.port = free_port()
+        self.process = None
+
+    def __enter__(self):
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        command = [
+            str(gunicorn),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--timeout",
+            "600",
+            "--graceful-timeout",
+            "5",
+            "--log-level",
+            "warning",
+            "--preload",
+        ]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy())  # noqa: S603 (our own gunicorn)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError("gunicorn stopped during start-up") from None
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start within a minute")
+
+    def __exit__(self, *exc):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def worker_pids(self):
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == self.process.pid:
+                    pids.append(int(entry.name))
+        return pids
+
+
+# ---------------------------------------------------------------------------
+# Clients
+# ---------------------------------------------------------------------------
+
+
+def session_for(user):
+    """A signed-in session for ``user``, made directly (no password, no one-time code)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+class Client:
+    """One simulated user: a session and a CSRF secret, plain http.client."""
+
+    def __init__(self, port, user):
+        self.port = port
+        self.user = user
+        self.session = session_for(user)
+        self.csrf = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
+
+    def _headers(self):
+        return {"Cookie": f"sessionid={self.session}; csrftoken={self.csrf}", "Host": "127.0.0.1"}
+
+    def get(self, path, *, stream=False):
+        """(status, milliseconds, body bytes or byte count)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        started = time.perf_counter()
+        conn.request("GET", path, headers=self._headers())
+        response = conn.getresponse()
+        if stream:
+            size = lines = 0
+            while chunk := response.read(1 << 16):
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+            body = (size, lines)
+        else:
+            body = response.read()
+        elapsed = (time.perf_counter() - started) * 1000
+        conn.close()
+        return response.status, elapsed, body
+
+    def post(self, path, data):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        body = urllib.parse.urlencode({**data, "csrfmiddlewaretoken": self.csrf})
+        headers = {**self._headers(), "Content-Type": "application/x-www-form-urlencoded"}
+        started = time.perf_counter()
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        elapsed = (time.perf_counter() - started) * 1000
+        conn.close()
+        return response.status, elapsed
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    low = int(k)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+# ---------------------------------------------------------------------------
+# The pages
+# ---------------------------------------------------------------------------
+
+
+class Page:
+    def __init__(self, key, label, role, paths, stock_of=None, note=""):
+        self.key, self.label, self.role, self.paths = key, label, role, paths
+        self.stock_of = stock_of  # the key of our page this stock page stands next to
+        self.note = note
+        self._next = 0
+
+    def path(self):
+        path = self.paths[self._next % len(self.paths)]
+        self._next += 1
+        return path
+
+
+def pages_for(people):
+    """Our key pages and viewflow's stock equivalents, with the objects they show."""
+    from cases.models import Agreement
+    from workflows.models import AgreementProcess
+
+    rng = random.Random(5)
+    agreement_ids = list(Agreement.objects.order_by("?").values_list("pk", flat=True)[:200])
+    rng.shuffle(agreement_ids)
+    processes = dict(AgreementProcess.objects.filter(agreement_id__in=agreement_ids).values_list("agreement_id", "pk"))
+    agreements = [f"/arbete/overenskommelser/{pk}/" for pk in agreement_ids]
+    timelines = [f"/arbete/overenskommelser/{pk}/tidslinje/" for pk in agreement_ids]
+    stock_processes = [f"/stock/agreement/{processes[pk]}/" for pk in agreement_ids if pk in processes]
+    ours = [
+        Page("inbox", "Inbox (coordinator)", "coordinator", ["/arbete/"]),
+        Page("inbox_head", "Inbox (cultural head)", "head", ["/arbete/"]),
+        Page("queue", "Queue", "coordinator", ["/arbete/ko/"]),
+        Page("archive", "Archive (done by me)", "coordinator", ["/arbete/arkiv/"]),
+        Page("list", "Agreement list (coordinator)", "coordinator", ["/arbete/overenskommelser/"]),
+        Page("list_head", "Agreement list (cultural head)", "head", ["/arbete/overenskommelser/"]),
+        Page("agreement", "Agreement page", "coordinator", agreements),
+        Page("timeline", "Timeline", "coordinator", timelines),
+        Page("audit_log", "Audit log", "coordinator", ["/arbete/granskning/"]),
+        Page("county", "County overview", "coordinator", ["/arbete/lanet/"]),
+    ]
+    stock = [
+        Page("stock_queue", "viewflow queue (coordinator)", "coordinator", ["/stock/agreement/queue/"], "inbox"),
+        Page("stock_queue_head", "viewflow queue (cultural head)", "head", ["/stock/agreement/queue/"], "inbox_head"),
+        Page(
+            "stock_tasks",
+            "viewflow task list",
+            "coordinator",
+            ["/stock/agreement/tasks/"],
+            "queue",
+            note="nearest equivalent: every task, not only open ones",
+        ),
+        Page("stock_archive", "viewflow archive", "coordinator", ["/stock/agreement/archive/"], "archive"),
+        Page("stock_flows", "viewflow process list", "coordinator", ["/stock/agreement/flows/"], "list"),
+        Page("stock_process", "viewflow process page", "coordinator", stock_processes, "agreement"),
+    ]
+    return ours, stock
+
+
+def people():
+    """The users the load is made of: coordinators of every region, cultural heads."""
+    from accounts.models import Role, User
+
+    coordinators = list(User.objects.filter(memberships__role=Role.COORDINATOR).order_by("email"))
+    heads = list(User.objects.filter(memberships__role=Role.CULTURAL_HEAD).order_by("email"))
+    dalarna = next(u for u in coordinators if ".20@" in u.email)
+    falun = next((u for u in heads if ".2080@" in u.email), heads[0])
+    return {"coordinator": dalarna, "head": falun, "coordinators": coordinators, "heads": heads}
+
+
+def unloaded(server, pages, who, requests=15, warmup=3):
+    """One request at a time: median and p95 of each page."""
+    results = {}
+    for page in pages:
+        client = Client(server.port, who[page.role])
+        times, errors = [], 0
+        for n in range(warmup + requests):
+            status, ms, _body = client.get(page.path())
+            if status != 200:
+                errors += 1
+            elif n >= warmup:
+                times.append(ms)
+        results[page.key] = {
+            "p50": statistics.median(times) if times else None,
+            "p95": percentile(times, 95),
+            "errors": errors,
+        }
+        print(f"    {page.label:40} {results[page.key]['p50'] or 0:8.1f} ms median", flush=True)
+    return results
+
+
+def loaded(server, pages, who, *, users=20, seconds=60, think=1.0):
+    """``users`` users, each requesting the pages in turn with about ``think`` s between requests."""
+    samples = {p.key: [] for p in pages}
+    errors = {p.key: 0 for p in pages}
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+    coordinators, heads = who["coordinators"], who["heads"]
+
+    def user(n):
+        rng = random.Random(n)
+        by_role = {
+            "coordinator": Client(server.port, coordinators[n % len(coordinators)]),
+            "head": Client(server.port, heads[(n * 7) % len(heads)]),
+        }
+        order = list(pages)
+        rng.shuffle(order)
+        time.sleep(rng.uniform(0, think))
+        i = 0
+        while time.monotonic() < stop:
+            page = order[i % len(order)]
+            i += 1
+            status, ms, _body = by_role[page.role].get(page.path())
+            with lock:
+                if status == 200:
+                    samples[page.key].append(ms)
+                else:
+                    errors[page.key] += 1
+            time.sleep(rng.uniform(0.8 * think, 1.2 * think))
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    total = sum(len(v) for v in samples.values())
+    return {
+        "users": users,
+        "seconds": round(elapsed, 1),
+        "requests": total,
+        "requests_per_s": round(total / elapsed, 1),
+        "pages": {
+            key: {
+                "p50": percentile(v, 50),
+                "p95": percentile(v, 95),
+                "requests": len(v),
+                "errors": errors[key],
+            }
+            for key, v in samples.items()
+        },
+    }
+
+
+def capacity(server, pages, who, *, levels=(2, 4, 8, 16, 32), seconds=15):
+    """Back to back at rising concurrency: requests per second, errors, p95."""
+    rows = []
+    for concurrency in levels:
+        latencies, errors = [], [0]
+        lock = threading.Lock()
+        stop = time.monotonic() + seconds
+
+        def user(n, stop=stop, latencies=latencies, errors=errors, lock=lock):
+            clients = {
+                "coordinator": Client(server.port, who["coordinators"][n % len(who["coordinators"])]),
+                "head": Client(server.port, who["heads"][(n * 7) % len(who["heads"])]),
+            }
+            i = n
+            while time.monotonic() < stop:
+                page = pages[i % len(pages)]
+                i += 1
+                try:
+                    status, ms, _body = clients[page.role].get(page.path())
+                except OSError:
+                    status, ms = 0, 0
+                with lock:
+                    if status == 200:
+                        latencies.append(ms)
+                    else:
+                        errors[0] += 1
+
+        threads = [threading.Thread(target=user, args=(n,)) for n in range(concurrency)]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - started
+        row = {
+            "concurrency": concurrency,
+            "requests_per_s": round(len(latencies) / elapsed, 1),
+            "errors": errors[0],
+            "p50": percentile(latencies, 50),
+            "p95": percentile(latencies, 95),
+        }
+        rows.append(row)
+        print(
+            f"    {concurrency:3} at once: {row['requests_per_s']:6.1f} req/s, {row['errors']} errors, "
+            f"p95 {fmt(row['p95'])} ms"
+        )
+        if errors[0]:
+            break
+    best = max((r for r in rows if not r["errors"]), key=lambda r: r["requests_per_s"], default=None)
+    return {"levels": rows, "best": best}
+
+
+# ---------------------------------------------------------------------------
+# The floor: the bare SQL of each page
+# ---------------------------------------------------------------------------
+
+OVERHEAD = re.compile(
+    r'^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)|"django_session"|"otp_totp_totpdevice"'
+    r'|FROM "accounts_membership" INNER JOIN "accounts_organisation"'
+    r'|^SELECT "accounts_user"\."id", "accounts_user"\."password".* WHERE "accounts_user"\."id" = \d+ LIMIT 21$',
+    re.DOTALL,
+)
+
+
+def bare(sql):
+    """The SELECT of a captured statement (a server-side cursor's DECLARE gives its
+    SELECT); None for what fetches no rows of its own (FETCH, CLOSE, writes)."""
+    declared = re.match(r'DECLARE "[^"]+" NO SCROLL CURSOR WITH(?:OUT)? HOLD FOR (.*)$', sql, re.DOTALL)
+    if declared:
+        return declared.group(1)
+    return sql if sql.lstrip().upper().startswith(("SELECT", "WITH", "(SELECT")) else None
+
+
+def floors(pages, who, repeats=15):
+    """{page key: (floor ms, number of data queries)}: the page's own queries run bare."""
+    from django.db import connection
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext
+
+    found = {}
+    for page in pages:
+        client = DjangoClient()
+        client.force_login(who[page.role])
+        path = page.paths[0]
+        client.get(path)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path)
+            if response.streaming:
+                b"".join(response.streaming_content)
+        statements = [bare(q["sql"]) for q in captured.captured_queries if not OVERHEAD.search(q["sql"])]
+        statements = [sql for sql in statements if sql]
+        times = []
+        with connection.cursor() as cursor:
+            for _ in range(repeats + 2):
+                started = time.perf_counter()
+                for sql in statements:
+                    cursor.execute(sql)
+                    cursor.fetchall()
+                times.append((time.perf_counter() - started) * 1000)
+        found[page.key] = {
+            "floor_ms": statistics.median(times[2:]),
+            "queries": len(captured.captured_queries),
+            "data_queries": len(statements),
+        }
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Workflow steps
+# ---------------------------------------------------------------------------
+
+
+def prepare_decisions(count):
+    """A plan period around today with ``count`` agreements awaiting both decisions."""
+    import datetime
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from accounts.models import Organisation
+    from cases.models import PlanPeriod
+    from workflows import loaddata
+    from workflows.notifications import notifications_suppressed
+
+    today = timezone.localdate()
+    now = timezone.now()
+    municipalities = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).count()
+    with transaction.atomic():
+        period = PlanPeriod(
+            name=f"Bänk {now:%Y%m%d-%H%M%S}",
+            starts_on=today - datetime.timedelta(days=200),
+            ends_on=today + datetime.timedelta(days=200),
+            is_active=False,
+        )
+        period.save()
+        reference = loaddata.ensure_reference(municipalities=municipalities, log=lambda *a: None)
+        reference.periods = [*reference.periods, period]
+    # One live agreement per municipality and period: enough periods for ``count``.
+    specs = []
+    periods = [period]
+    while len(specs) < count:
+        if len(specs) and len(specs) % len(reference.municipalities) == 0:
+            extra = PlanPeriod(
+                name=f"{period.name}-{len(periods) + 1}",
+                starts_on=period.starts_on,
+                ends_on=period.ends_on,
+                is_active=False,
+            )
+            extra.save()
+            periods.append(extra)
+        m = reference.municipalities[len(specs) % len(reference.municipalities)]
+        start = now - datetime.timedelta(days=20)
+        specs.append(loaddata.Spec(m, periods[-1], "awaiting_decisions", start, now - datetime.timedelta(days=1)))
+    with notifications_suppressed(), transaction.atomic():
+        loaddata.write_specs(reference, specs, now=now, parallel=False, log=lambda *a: None)
+    return periods
+
+
+def open_region_decisions(periods):
+    from viewflow.workflow.models import Task
+
+    from workflows.flows import AgreementFlow
+
+    return list(
+        Task.objects.filter(
+            process__agreementprocess__agreement__plan_period__in=periods,
+            flow_task=AgreementFlow.region_decision,
+            status="NEW",
+        )
+        .order_by("pk")
+        .values_list("pk", "process_id", "process__agreementprocess__agreement_id")
+    )
+
+
+def steps(server, who, *, users=8, count=1000, race=80, single=100):
+    """Coordinators record region decisions over HTTP: each on agreements of
+    their own, then all racing for the same ones. Checked in the database."""
+    from django.utils import timezone
+    from viewflow.workflow.models import Task
+
+    from cases.models import Agreement, Decision
+
+    print("    preparing agreements awaiting decisions …", flush=True)
+    periods = prepare_decisions(single + count + race)
+    tasks = open_region_decisions(periods)
+    own, contested = tasks[: single + count], tasks[single + count : single + count + race]
+    coordinators = who["coordinators"][:users]
+    meeting = timezone.localdate().isoformat()
+    form = {"body": "Kultur- och bildningsnämnden", "meeting_date": meeting, "paragraph": "§ 7", "outcome": "approved"}
+
+    def run(assignments):
+        """assignments: [(client, [task, …])]; returns (statuses per task, seconds)."""
+        statuses = {}
+        lock = threading.Lock()
+
+        def work(client, batch):
+            for task_pk, process_pk, _agreement in batch:
+                status, _ms = client.post(f"/arbete/steg/{process_pk}/region_decision/{task_pk}/", form)
+                with lock:
+                    statuses.setdefault(task_pk, []).append((client.user.pk, status))
+
+        threads = [threading.Thread(target=work, args=a) for a in assignments]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return statuses, time.monotonic() - started
+
+    clients = [Client(server.port, c) for c in coordinators]
+    # One coordinator alone first: what one step costs end to end.
+    alone_batch, own = own[:single], own[single:]
+    alone, alone_seconds = run([(clients[0], alone_batch)])
+    alone_done = sum(1 for results in alone.values() for _u, s in results if s == 302)
+    print(f"    {alone_done} steps by one coordinator in {alone_seconds:.1f} s", flush=True)
+    statuses, seconds = run([(c, own[i :: len(clients)]) for i, c in enumerate(clients)])
+    statuses.update(alone)
+    completed = sum(1 for results in statuses.values() for _u, s in results if s == 302) - alone_done
+    print(f"    {completed} steps by {len(clients)} coordinators in {seconds:.1f} s", flush=True)
+    race_statuses, race_seconds = run([(c, contested) for c in clients])
+
+    # Every completed step recorded exactly once, by the one who was told it was done.
+    problems = []
+    for task_pk, results in list(statuses.items()) + list(race_statuses.items()):
+        winners = [user for user, status in results if status == 302]
+        others = [status for _user, status in results if status != 302]
+        task = Task.objects.select_related("process__agreementprocess").get(pk=task_pk)
+        agreement = Agreement.objects.get(pk=task.process.agreementprocess.agreement_id)
+        decisions = Decision.objects.filter(agreement=agreement, party="region").count()
+        history = agreement.history.filter(history_task_id=task_pk).count()
+        if len(winners) != 1 or task.status != "DONE" or task.owner_id != winners[0] or decisions != 1 or history != 1:
+            problems.append({"task": task_pk, "winners": winners, "status": task.status, "decisions": decisions})
+        if any(status not in (409,) for status in others):
+            problems.append({"task": task_pk, "unexpected": others})
+    return {
+        "users": len(clients),
+        "steps": completed,
+        "seconds": round(seconds, 2),
+        "steps_per_s": round(completed / seconds, 1) if seconds else None,
+        "one_user": {
+            "steps": alone_done,
+            "seconds": round(alone_seconds, 2),
+            "steps_per_s": round(alone_done / alone_seconds, 1) if alone_seconds else None,
+        },
+        "race": {
+            "agreements": len(contested),
+            "attempts": sum(len(r) for r in race_statuses.values()),
+            "completed": sum(1 for r in race_statuses.values() for _u, s in r if s == 302),
+            "refused_409": sum(1 for r in race_statuses.values() for _u, s in r if s == 409),
+            "seconds": round(race_seconds, 2),
+        },
+        "lost_or_doubled": len(problems),
+        "problems": problems[:10],
+    }
+
+
+# ---------------------------------------------------------------------------
+# The audit-log export
+# ---------------------------------------------------------------------------
+
+
+def memory_kb(pid):
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def export(who, *, pg_options=None):
+    """The whole audit log as CSV, from a server of one worker whose peak memory
+    is read from /proc. ``pg_options``: PostgreSQL settings for the server's
+    sessions (PGOPTIONS), e.g. "-c jit=off"."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        path = reverse("workflows:audit_export_csv")
+    except NoReverseMatch:
+        return {"measured": False, "why": "not measured: no export yet"}
+    previous = os.environ.get("PGOPTIONS")
+    if pg_options:
+        os.environ["PGOPTIONS"] = pg_options
+    try:
+        return _export(who, path, pg_options)
+    finally:
+        if previous is None:
+            os.environ.pop("PGOPTIONS", None)
+        else:
+            os.environ["PGOPTIONS"] = previous
+
+
+def _export(who, path, pg_options):
+    with Server(1) as server:
+        client = Client(server.port, who["coordinator"])
+        client.get("/arbete/")  # the worker loads what every request needs
+        (pid,) = server.worker_pids()
+        before = memory_kb(pid)["VmRSS"]
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak starts again from now
+        status, ms, (size, lines) = client.get(path, stream=True)
+        after = memory_kb(pid)
+    return {
+        "measured": True,
+        "postgresql_options": pg_options or "as configured",
+        "status": status,
+        "rows": lines - 1,
+        "megabytes": round(size / 1e6, 1),
+        "seconds": round(ms / 1000, 1),
+        "rows_per_s": round((lines - 1) / (ms / 1000)),
+        "rss_before_mb": round(before / 1024, 1),
+        "peak_mb": round(after["VmHWM"] / 1024, 1),
+        "peak_growth_mb": round((after["VmHWM"] - before) / 1024, 1),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+
+def dataset():
+    from django.db import connection
+
+    from accounts.models import Organisation, User
+    from cases.models import Agreement
+
+    counts = {
+        "agreements": Agreement.objects.count(),
+        "regions": Organisation.objects.filter(kind="region").count(),
+        "municipalities": Organisation.objects.filter(kind="municipality").count(),
+        "users": User.objects.count(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM viewflow_task")
+        counts["tasks"] = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT sum(n_live_tup) FROM pg_stat_user_tables WHERE relname LIKE '%%historical%%' "
+            "AND relname NOT LIKE '%%priorities' AND relname NOT LIKE '%%participants'"
+        )
+        counts["history_rows_estimate"] = int(cursor.fetchone()[0] or 0)
+        cursor.execute("SHOW server_version")
+        counts["postgresql"] = cursor.fetchone()[0]
+    return counts
+
+
+def fmt(value, digits=0):
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def report(result):
+    pages = result["pages"]
+    print()
+    print(
+        f"Samverkan benchmark, {result['when']}: {result['dataset']['agreements']:,} agreements, "
+        f"{result['dataset']['tasks']:,} tasks, ~{result['dataset']['history_rows_estimate']:,} history rows; "
+        f"{result['machine']['cpus']} CPUs, gunicorn {result['server']['workers']} workers"
+    )
+    print()
+    header = (
+        f"{'page':34} {'1 user p50':>10} {'p95':>7} {'20 users p50':>12} {'p95':>7} "
+        f"{'floor':>7} {'x floor':>8} {'queries':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in pages:
+        print(
+            f"{row['label'][:34]:34} {fmt(row['single_p50'], 1):>10} {fmt(row['single_p95'], 1):>7} "
+            f"{fmt(row['loaded_p50'], 1):>12} {fmt(row['loaded_p95'], 1):>7} {fmt(row['floor_ms'], 1):>7} "
+            f"{fmt(row['ratio'], 1):>8} {row['queries'] or '–':>7}"
+        )
+    print()
+    print("Side by side with viewflow's stock frontend (1 user p50, ms):")
+    for row in result["stock"]:
+        ours = next(p for p in pages if p["key"] == row["stock_of"])
+        verdict = "faster" if ours["single_p50"] < row["single_p50"] else "SLOWER"
+        print(
+            f"  {ours['label'][:30]:30} {fmt(ours['single_p50'], 1):>7}  vs  {row['label'][:30]:30} "
+            f"{fmt(row['single_p50'], 1):>7}  ({verdict}{'; ' + row['note'] if row['note'] else ''})"
+        )
+    capacity_best = result["capacity"]["best"]
+    print()
+    if capacity_best:
+        print(
+            f"Highest sustained rate with zero errors: {capacity_best['requests_per_s']} req/s "
+            f"({capacity_best['concurrency']} at once, p95 {capacity_best['p95']:.0f} ms)"
+        )
+    s = result["steps"]
+    print(
+        f"Workflow steps: {s['steps']} region decisions by {s['users']} coordinators in {s['seconds']} s = "
+        f"{s['steps_per_s']} steps/s; race for {s['race']['agreements']} agreements: "
+        f"{s['race']['completed']} recorded, {s['race']['refused_409']} refused (409); "
+        f"lost or doubled: {s['lost_or_doubled']}"
+    )
+    print(f"  (one coordinator alone: {s['one_user']['steps_per_s']} steps/s)")
+    e = result["export"]
+    if e.get("measured"):
+        print(
+            f"Audit export (CSV): {e['rows']:,} rows, {e['megabytes']} MB in {e['seconds']} s "
+            f"({e['rows_per_s']:,} rows/s); peak memory growth {e['peak_growth_mb']} MB"
+        )
+        j = e.get("without_jit") or {}
+        if j.get("measured"):
+            print(
+                f"  … with PostgreSQL's JIT off (PGOPTIONS='-c jit=off'): {j['seconds']} s, "
+                f"growth {j['peak_growth_mb']} MB"
+            )
+    else:
+        print(f"Audit export: {e['why']}")
+    print()
+    print("Targets:")
+    for name, target in result["targets"].items():
+        print(f"  {'met ' if target['met'] else 'MISSED'}  {name}: {target['detail']}")
+
+
+def targets(result):
+    pages = {p["key"]: p for p in result["pages"]}
+    found = {}
+    for key in ("inbox", "list", "agreement"):
+        p95 = pages[key]["loaded_p95"]
+        found[f"p95 ≤ {TARGET_P95_MS} ms: {pages[key]['label']}"] = {
+            "met": p95 is not None and p95 <= TARGET_P95_MS,
+            "detail": f"{fmt(p95, 1)} ms",
+        }
+    s = result["steps"]
+    found[f"≥ {TARGET_STEPS_PER_S} steps/s, no lost update"] = {
+        "met": (s["steps_per_s"] or 0) >= TARGET_STEPS_PER_S and s["lost_or_doubled"] == 0,
+        "detail": f"{s['steps_per_s']} steps/s, {s['lost_or_doubled']} lost or doubled",
+    }
+    e = result["export"]
+    if e.get("measured"):
+        per_million = e["seconds"] * 1_000_000 / max(e["rows"], 1)
+        found[f"1,000,000 audit rows in ≤ {TARGET_EXPORT_S} s, ≤ {TARGET_EXPORT_MB} MB"] = {
+            "met": per_million <= TARGET_EXPORT_S and e["peak_growth_mb"] <= TARGET_EXPORT_MB,
+            "detail": f"{per_million:.1f} s per million rows ({e['rows']:,} rows in {e['seconds']} s), "
+            f"peak growth {e['peak_growth_mb']} MB",
+        }
+        j = e.get("without_jit") or {}
+        if j.get("measured"):
+            per_million = j["seconds"] * 1_000_000 / max(j["rows"], 1)
+            found[f"the same with PostgreSQL's JIT off (jit=off, recommended): ≤ {TARGET_EXPORT_S} s per million"] = {
+                "met": per_million <= TARGET_EXPORT_S and j["peak_growth_mb"] <= TARGET_EXPORT_MB,
+                "detail": f"{per_million:.1f} s per million rows, peak growth {j['peak_growth_mb']} MB",
+            }
+    for row in result["stock"]:
+        ours = pages[row["stock_of"]]
+        found[f"faster than stock: {ours['label']} vs {row['label']}"] = {
+            "met": ours["single_p50"] < row["single_p50"],
+            "detail": f"{fmt(ours['single_p50'], 1)} vs {fmt(row['single_p50'], 1)} ms",
+        }
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument("--users", type=int, default=20, help="simulated users with think time (default 20)")
+    parser.add_argument("--seconds", type=int, default=60, help="length of the 20-user run (default 60)")
+    parser.add_argument("--steps", type=int, default=1000, help="region decisions in the steps run (default 1000)")
+    parser.add_argument("--quick", action="store_true", help="a short run to try the script (not for figures)")
+    parser.add_argument("--output", default=str(RESULTS / "latest.json"))
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.steps = 15, 80
+    configure()
+
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    data = dataset()
+    if data["agreements"] == 0:
+        sys.exit("No load data: run `python manage.py generate_load_data` first.")
+    who = people()
+    ours, stock = pages_for(who)
+    print(f"Benchmark on {os.environ['DATABASE_URL'].rsplit('/', 1)[-1]}: {data['agreements']:,} agreements")
+
+    with Server(args.workers) as server:
+        print("  1. one request at a time …", flush=True)
+        single = unloaded(server, ours + stock, who)
+        print("  2. the floor: each page's bare SQL …", flush=True)
+        floor = floors(ours + stock, who)
+        print(f"  3. {args.users} users, a second between requests, {args.seconds} s …", flush=True)
+        under_load = loaded(server, ours, who, users=args.users, seconds=args.seconds)
+        stock_load = loaded(server, stock, who, users=args.users, seconds=max(15, args.seconds // 2))
+        print("  4. back to back at rising concurrency …", flush=True)
+        rates = capacity(server, ours, who, seconds=8 if args.quick else 15)
+        print("  5. workflow steps …", flush=True)
+        step_result = steps(
+            server, who, count=args.steps, race=16 if args.quick else 80, single=20 if args.quick else 100
+        )
+    print("  6. the audit-log export …", flush=True)
+    export_result = export(who)
+    export_result["without_jit"] = export(who, pg_options="-c jit=off")
+
+    def row(page, load):
+        single_p50 = single[page.key]["p50"]
+        floor_ms = floor[page.key]["floor_ms"]
+        return {
+            "key": page.key,
+            "label": page.label,
+            "user": page.role,
+            "path": page.paths[0],
+            "single_p50": single_p50,
+            "single_p95": single[page.key]["p95"],
+            "loaded_p50": load["pages"][page.key]["p50"],
+            "loaded_p95": load["pages"][page.key]["p95"],
+            "loaded_requests": load["pages"][page.key]["requests"],
+            "errors": single[page.key]["errors"] + load["pages"][page.key]["errors"],
+            "floor_ms": floor_ms,
+            "ratio": single_p50 / floor_ms if single_p50 and floor_ms else None,
+            "queries": floor[page.key]["queries"],
+            "data_queries": floor[page.key]["data_queries"],
+            "stock_of": page.stock_of,
+            "note": page.note,
+        }
+
+    result = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "dataset": data,
+        "server": {"software": "gunicorn", "workers": args.workers, "settings": "bench.settings (production, no 2FA)"},
+        "pages": [row(p, under_load) for p in ours],
+        "stock": [row(p, stock_load) for p in stock],
+        "load": {k: v for k, v in under_load.items() if k != "pages"},
+        "capacity": rates,
+        "steps": step_result,
+        "export": export_result,
+        "seconds": round(time.monotonic() - started),
+    }
+    result["targets"] = targets(result)
+    report(result)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"\nWritten to {output} ({result['seconds']} s in all).")
+
+
+if __name__ == "__main__":
+    main()
