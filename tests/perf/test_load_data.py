@@ -12,6 +12,7 @@ and tasks. Then a generated database is checked as a whole: the hash chains
 verify, the derived groups are what ``sync_user_groups`` derives, and a
 generated agreement can be driven on over HTTP by the real step views."""
 
+import datetime
 import re
 
 import pytest
@@ -444,15 +445,16 @@ def test_a_generated_database_is_consistent(generated):
         assert set(user.groups.values_list("pk", flat=True)) == before, membership
     # A new agreement after the load gets the next case number and ids.
     coordinator = User.objects.filter(memberships__role=Role.COORDINATOR).first()
-    free = (
-        Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY)
-        .exclude(agreements__plan_period__name="2027–2030", agreements__stage__in=["drafting", "review", "approval"])
-        .first()
-    )
-    with notifications_suppressed():
-        fresh = demo.open_agreement(
-            coordinator=coordinator, municipality=free, plan_period=PlanPeriod.objects.get(name="2027–2030")
+    period = PlanPeriod.objects.get(name="2027–2030")
+    taken = set(Agreement.objects.live().filter(plan_period=period).values_list("municipality", flat=True))
+    free = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).exclude(pk__in=taken).first()
+    if free is None:  # every municipality has one: the next period then
+        period = PlanPeriod.objects.create(
+            name="2031–2034", starts_on=datetime.date(2031, 1, 1), ends_on=datetime.date(2034, 12, 31), is_active=True
         )
+        free = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).first()
+    with notifications_suppressed():
+        fresh = demo.open_agreement(coordinator=coordinator, municipality=free, plan_period=period)
     assert Agreement.objects.filter(case_number=fresh.case_number).count() == 1
     assert verify_audit().intact
 
