@@ -72,7 +72,7 @@ class TwoFactorRequiredMiddleware:
 
         from .two_factor import needs_code
 
-        state = needs_code(user)
+        state = needs_code(user, request.session)
         if state is None:
             return self.get_response(request)
         target = reverse("accounts:two_factor_verify" if state == "verify" else "accounts:two_factor_setup")
@@ -94,3 +94,25 @@ class TwoFactorRequiredMiddleware:
             except NoReverseMatch:
                 continue
         return False
+
+
+class IdleSessionMiddleware:
+    """A signed-in session ends after SESSION_COOKIE_AGE seconds without a
+    request. Each request renews it, but the session is written at most once a
+    minute (Django's SESSION_SAVE_EVERY_REQUEST writes on every request: one
+    UPDATE per page for nothing)."""
+
+    RENEW_AFTER_SECONDS = 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        import time
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            if now - request.session.get("_renewed", 0) >= self.RENEW_AFTER_SECONDS:
+                request.session["_renewed"] = now  # marks the session modified: saved with a new expiry
+        return self.get_response(request)

@@ -39,16 +39,27 @@ def has_device(user):
     return TOTPDevice.objects.devices_for_user(user, confirmed=True).exists()
 
 
-def needs_code(user):
+NO_DEVICE_SESSION_KEY = "samverkan_2fa_no_device"
+
+
+def needs_code(user, session=None):
     """Must ``user`` give a one-time code before going on: "verify" (they have
-    an app), "setup" (they must set one up first) or None."""
+    an app), "setup" (they must set one up first) or None.
+
+    That a user has no app is remembered in ``session`` (apps are added only
+    through the set-up page, which verifies the session), so pages do not ask
+    the database on every request; the role is checked every time."""
     if not user.is_authenticated:
         return None
     is_verified = getattr(user, "is_verified", None)
     if is_verified is not None and is_verified():
         return None
-    if has_device(user):
-        return "verify"
+    known_without = session is not None and session.get(NO_DEVICE_SESSION_KEY) == user.pk
+    if not known_without:
+        if has_device(user):
+            return "verify"
+        if session is not None:
+            session[NO_DEVICE_SESSION_KEY] = user.pk
     if permissions.requires_two_factor(user):
         return "setup"
     return None

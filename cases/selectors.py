@@ -36,7 +36,6 @@ def agreement_for(user, pk) -> Agreement:
                 Prefetch("signatures", queryset=Signature.objects.select_related("signed_copy", "recorded_by")),
                 Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
                 Prefetch("comments", queryset=ReviewComment.objects.select_related("author", "area")),
-                "revisions",
             )
             .get(pk=pk)
         )

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.IdleSessionMiddleware",
     "accounts.middleware.TwoFactorRequiredMiddleware",
     "accounts.middleware.AuditContextMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lock-out page.
@@ -163,7 +164,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SESSION_COOKIE_HTTPONLY = True
 # Idle sessions end after SESSION_IDLE_SECONDS (default 30 minutes) without a request.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+# Activity renews the session (accounts.middleware.IdleSessionMiddleware), at
+# most once a minute, instead of a write on every request.
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
