@@ -20,6 +20,7 @@ from accounts.history import audit_context
 from accounts.models import Organisation
 from accounts.permissions import Action, can_act_for, can_attach
 
+from .compare import snapshot
 from .exceptions import StepNotAllowed
 from .files import validate_upload
 from .models import (
@@ -187,21 +188,6 @@ def agreement_save_draft(*, actor, agreement: Agreement, title: str, areas: list
     return agreement
 
 
-def _snapshot(agreement) -> list[dict]:
-    return [
-        {
-            "id": area.pk,
-            "title": area.title,
-            "goal": area.goal,
-            "region_commitment": area.region_commitment,
-            "municipality_commitment": area.municipality_commitment,
-            "contacts": area.contacts,
-            "priorities": sorted(p.title for p in area.priorities.all()),
-        }
-        for area in agreement.active_areas().prefetch_related("priorities")
-    ]
-
-
 @transaction.atomic
 def agreement_submit_for_review(
     *, actor, agreement: Agreement, title: str | None = None, areas: list[AreaInput] | None = None
@@ -222,7 +208,7 @@ def agreement_submit_for_review(
             agreement=agreement,
             round=agreement.review_round,
             title=agreement.title,
-            content=_snapshot(agreement),
+            content=snapshot(agreement),
             created_by=actor,
         )
         agreement.stage = Stage.REVIEW

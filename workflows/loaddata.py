@@ -76,6 +76,7 @@ from cases.models import (
 )
 from cases.services import follow_up_date
 
+from .demo import SAMPLE_AREAS
 from .flows import AgreementFlow
 from .models import AgreementProcess, TaskDeadline
 
@@ -121,21 +122,9 @@ PRIORITIES = [
     ("kulturskolor", "Främja samverkan mellan de kommunala musik- och kulturskolorna"),
 ]
 
+# The demo's two areas (workflows.demo), then more of the same kind.
 AREAS = [
-    (
-        "Kommunalt chefsnätverk inom kultur",
-        "chefsnatverk",
-        "Ett levande nätverk för kommunernas kulturchefer som träffas fyra gånger per år.",
-        "Regionen samordnar nätverket och står för lokaler och moderator.",
-        "Kommunen deltar med kulturchefen och delar erfarenheter från sitt arbete.",
-    ),
-    (
-        "Kulturskolan i samverkan",
-        "kulturskolor",
-        "Utreda regionalt stöd som främjar samverkan mellan kommunernas kulturskolor.",
-        "Regionen leder utredningen och bjuder in till workshops.",
-        "Kommunen bidrar med underlag om kulturskolans verksamhet.",
-    ),
+    *SAMPLE_AREAS,
     (
         "Bibliotek som mötesplats",
         "hallbara-livsmiljoer",
