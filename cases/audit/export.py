@@ -1,6 +1,6 @@
 """Exports of the audit log as CSV or JSON Lines, streamed with constant memory.
 
-The rows are read through a server-side cursor (``log.stream``) inside one
+The rows are read through a server-side cursor (``log.stream_values``) inside one
 REPEATABLE READ, READ ONLY transaction, so an export is one consistent
 snapshot however long the download takes, and are written out a batch at a
 time: a million rows never sit in memory. Each row carries the table it comes
@@ -58,29 +58,61 @@ CONTENT_TYPES = {
 ROWS_PER_WRITE = 500
 
 
-def as_record(row: log.LogRow) -> dict:
-    """One log row as the exported fields, in order."""
-    return {
-        "kind": row.kind,
-        "table": row.table,
-        "history_id": row.history_id,
-        "history_date": row.history_date.isoformat(),
-        "history_type": row.history_type,
-        "user_id": row.user_id,
-        "user_email": row.user_email,
-        "user_name": row.user_name,
-        "reason": row.reason,
-        "detail": row.detail,
-        "ip": row.ip,
-        "task_id": row.task_id,
-        "object_id": row.object_id,
-        "agreement_id": row.agreement_id,
-        "case_number": row.case_number,
-        "municipality_id": row.municipality_id,
-        "municipality": row.municipality_name,
-        "plan_period_id": row.plan_period_id,
-        "history_hash": row.row_hash,
-    }
+def as_values(values, tables) -> list:
+    """One row of ``log.stream_values`` as the exported fields, in FIELDS' order.
+
+    Straight from the database tuple (no LogRow, no dict): at a million rows
+    the per-row objects were most of the export's time. ``tables`` caches each
+    kind's table name."""
+    (
+        kind,
+        _rank,
+        history_id,
+        history_date,
+        history_type,
+        user_id,
+        reason,
+        detail,
+        ip,
+        task_id,
+        object_id,
+        agreement_id,
+        municipality_id,
+        plan_period_id,
+        row_hash,
+        user_email,
+        user_name,
+        case_number,
+        municipality_name,
+    ) = values
+    table = tables.get(kind)
+    if table is None:
+        table = tables[kind] = log.source(kind).table
+    return [
+        kind,
+        table,
+        history_id,
+        log.as_datetime(history_date).isoformat(),
+        history_type,
+        user_id,
+        user_email,
+        user_name,
+        reason,
+        detail,
+        ip,
+        task_id,
+        object_id,
+        agreement_id,
+        case_number,
+        municipality_id,
+        municipality_name,
+        plan_period_id,
+        row_hash,
+    ]
+
+
+# Positions of the free-text fields in FIELDS (CSV injection guard).
+_TEXT_POSITIONS = tuple(i for i, name in enumerate(FIELDS) if name in TEXT_FIELDS)
 
 
 class _Line:
@@ -90,28 +122,24 @@ class _Line:
         return value
 
 
-def _csv_cell(name, value):
-    if value is None:
-        return ""
-    if name in TEXT_FIELDS and isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _encoder(fmt):
     if fmt == AuditExport.Format.CSV:
-        writer = csv.writer(_Line())
+        writer = csv.writer(_Line())  # writes None as an empty cell
 
         def header():
             return "\ufeff" + writer.writerow(FIELDS)  # the BOM tells spreadsheets it is UTF-8
 
-        def line(record):
-            return writer.writerow([_csv_cell(name, record[name]) for name in FIELDS])
+        def line(values):
+            for i in _TEXT_POSITIONS:
+                value = values[i]
+                if value and value.startswith(FORMULA_START):
+                    values[i] = "'" + value
+            return writer.writerow(values)
 
         return header, line
 
-    def line(record):
-        return json.dumps(record, ensure_ascii=False) + "\n"
+    def line(values):
+        return json.dumps(dict(zip(FIELDS, values, strict=True)), ensure_ascii=False) + "\n"
 
     return (lambda: ""), line
 
@@ -131,8 +159,9 @@ def stream_export(*, filters: log.LogFilters, fmt, actor, ip=None, chunk_size=20
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             lines = [header()]
-            for row in log.stream(filters, chunk_size=chunk_size, using=using):
-                lines.append(line(as_record(row)))
+            tables = {}
+            for values in log.stream_values(filters, chunk_size=chunk_size, using=using):
+                lines.append(line(as_values(values, tables)))
                 count += 1
                 if len(lines) >= ROWS_PER_WRITE:
                     yield "".join(lines).encode()

@@ -410,7 +410,7 @@ def log_sql(filters: LogFilters, *, after: Cursor | None = None, limit: int | No
     return sql, params
 
 
-def _as_datetime(value):
+def as_datetime(value):
     if isinstance(value, str):  # SQLite returns computed columns as text
         value = parse_datetime(value)
     if value is not None and timezone.is_naive(value):
@@ -443,7 +443,7 @@ class LogRow:
     @classmethod
     def from_db(cls, values):
         row = cls(*values)
-        row.history_date = _as_datetime(row.history_date)
+        row.history_date = as_datetime(row.history_date)
         return row
 
     @property
@@ -476,10 +476,11 @@ def page(filters: LogFilters, *, after: Cursor | None = None, size: int = 50, us
     return LogPage(rows=rows, next_cursor=rows[-1].cursor if more else None)
 
 
-def stream(filters: LogFilters, *, chunk_size: int = 2000, using="default"):
-    """Every row of the log, newest first, read through a server-side cursor
-    ``chunk_size`` rows at a time: memory stays constant whatever the size.
-    Run it inside a transaction to read from one snapshot (see export.py)."""
+def stream_values(filters: LogFilters, *, chunk_size: int = 2000, using="default"):
+    """Every row of the log as the database's tuples (LogRow's field order),
+    newest first, read through a server-side cursor ``chunk_size`` rows at a
+    time: memory stays constant whatever the size. Run it inside a transaction
+    to read from one snapshot (see export.py)."""
     sql, params = log_sql(filters, using=using)
     with connections[using].chunked_cursor() as cursor:
         cursor.execute(sql, params)
@@ -487,5 +488,10 @@ def stream(filters: LogFilters, *, chunk_size: int = 2000, using="default"):
             chunk = cursor.fetchmany(chunk_size)
             if not chunk:
                 break
-            for values in chunk:
-                yield LogRow.from_db(values)
+            yield from chunk
+
+
+def stream(filters: LogFilters, *, chunk_size: int = 2000, using="default"):
+    """Every row of the log as LogRows, newest first (see stream_values)."""
+    for values in stream_values(filters, chunk_size=chunk_size, using=using):
+        yield LogRow.from_db(values)
