@@ -399,7 +399,8 @@ def decision_record(
             )
             if approved == {Party.REGION, Party.MUNICIPALITY}:
                 agreement.stage = Stage.SIGNING
-        agreement.save()
+        if agreement.stage != Stage.APPROVAL:
+            agreement.save()  # the first approval changes nothing on the agreement: its history is the decision's
     return decision
 
 
@@ -456,7 +457,7 @@ def signature_record(
         if {s.party for s in signatures} == {Party.REGION, Party.MUNICIPALITY}:
             agreement.stage = Stage.IN_FORCE
             agreement.in_force_since = max(s.signed_on for s in signatures)
-        agreement.save()
+            agreement.save()  # the first signature changes nothing on the agreement: its history is the signature's
     return signature
 
 

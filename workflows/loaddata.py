@@ -1184,7 +1184,8 @@ class Story:
             self.agreement["review_round"] += 1
         elif approved_now == {Party.REGION.value, Party.MUNICIPALITY.value}:
             self.agreement["stage"] = Stage.SIGNING.value
-        self._save_agreement(ctx)
+        if self.agreement["stage"] != Stage.APPROVAL.value:  # as decision_record: a first approval saves nothing
+            self._save_agreement(ctx)
         done = self._complete(step, person)
         step_ctx = self._ctx(person, task=done)
         join = self._join("approval_done", done)
@@ -1244,7 +1245,7 @@ class Story:
         if {s["party"] for s in self.signatures} == {Party.REGION.value, Party.MUNICIPALITY.value}:
             self.agreement["stage"] = Stage.IN_FORCE.value
             self.agreement["in_force_since"] = max(s["signed_on"] for s in self.signatures)
-        self._save_agreement(ctx)
+            self._save_agreement(ctx)  # as signature_record: a first signature saves nothing
         done = self._complete(step, person)
         join = self._join("signed", done)
         if self.agreement["stage"] == Stage.IN_FORCE.value:

@@ -60,7 +60,7 @@ def test_the_csv_export_holds_exactly_the_matching_rows_and_is_recorded(client, 
     rows = read_csv(body)
 
     expected = rows_where(both(by_municipality(mora), by_time(at(0, 0, day=1), at(0, 0, day=3))))
-    assert len(expected) > 20
+    assert len(expected) > 15  # enough rows, from several tables, for the comparison to mean something
     assert len(rows) == len(expected)
     assert {(r["table"], int(r["history_id"])) for r in rows} == expected
     for row in rows:
