@@ -592,7 +592,8 @@ def steps(server, who, *, users=8, count=1000, race=80, single=100):
         task = Task.objects.select_related("process__agreementprocess").get(pk=task_pk)
         agreement = Agreement.objects.get(pk=task.process.agreementprocess.agreement_id)
         decisions = Decision.objects.filter(agreement=agreement, party="region").count()
-        history = agreement.history.filter(history_task_id=task_pk).count()
+        # The step's history: the decision's own row, written in that task.
+        history = Decision.history.filter(agreement_id=agreement.pk, history_task_id=task_pk).count()
         if len(winners) != 1 or task.status != "DONE" or task.owner_id != winners[0] or decisions != 1 or history != 1:
             problems.append({"task": task_pk, "winners": winners, "status": task.status, "decisions": decisions})
         if any(status not in (409,) for status in others):
