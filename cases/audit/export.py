@@ -1,11 +1,18 @@
 """Exports of the audit log as CSV or JSON Lines, streamed with constant memory.
 
-The rows are read through a server-side cursor (``log.stream_values``) inside one
-REPEATABLE READ, READ ONLY transaction, so an export is one consistent
-snapshot however long the download takes, and are written out a batch at a
-time: a million rows never sit in memory. Each row carries the table it comes
-from, its id and its chain hash, so any row can be checked against the chain
-that ``manage.py verify_audit`` verifies.
+The rows are read inside one REPEATABLE READ, READ ONLY transaction, so an
+export is one consistent snapshot however long the download takes, and are
+written out a batch at a time: a million rows never sit in memory. Each row
+carries the table it comes from, its id and its chain hash, so any row can be
+checked against the chain that ``manage.py verify_audit`` verifies.
+
+On PostgreSQL the lines are written by the database itself: the CSV by ``COPY
+(…) TO STDOUT WITH (FORMAT csv)``, each JSON line by ``json_build_object``.
+Python only passes them on, about 1–5 µs a row instead of the 15–25 µs it
+took to convert, check and write each row here (measured on 1.36 million
+rows). On SQLite (the demo) they are written here from the tuples of a
+server-side cursor (``log.stream_values``), every value formatted the same way
+(times in UTC with microseconds, the CSV-injection guard on the same columns).
 
 Every export is itself recorded (``AuditExport``: who, when, from where, which
 filters, which format, how many rows, whether the download completed), after
@@ -15,8 +22,10 @@ hash chain requires; it is not part of the export it records.
 """
 
 import csv
+import datetime
 import json
 import logging
+from contextlib import closing
 
 from django.db import connections, transaction
 
@@ -50,6 +59,10 @@ FIELDS = (
 # cells get a leading apostrophe in the CSV export. JSON Lines are verbatim.
 TEXT_FIELDS = frozenset({"user_email", "user_name", "reason", "detail", "case_number", "municipality"})
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# Times as ISO 8601 in UTC, always with microseconds: Python's and PostgreSQL's spelling of one format.
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+SQL_DATE_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 
 CONTENT_TYPES = {
     AuditExport.Format.CSV: "text/csv; charset=utf-8",
@@ -92,7 +105,7 @@ def as_values(values, tables) -> list:
         kind,
         table,
         history_id,
-        log.as_datetime(history_date).isoformat(),
+        log.as_datetime(history_date).astimezone(datetime.UTC).strftime(DATE_FORMAT),
         history_type,
         user_id,
         user_email,
@@ -124,7 +137,7 @@ class _Line:
 
 def _encoder(fmt):
     if fmt == AuditExport.Format.CSV:
-        writer = csv.writer(_Line())  # writes None as an empty cell
+        writer = csv.writer(_Line(), lineterminator="\n")  # writes None as an empty cell; lines as COPY ends them
 
         def header():
             return "\ufeff" + writer.writerow(FIELDS)  # the BOM tells spreadsheets it is UTF-8
@@ -144,11 +157,91 @@ def _encoder(fmt):
     return (lambda: ""), line
 
 
-def stream_export(*, filters: log.LogFilters, fmt, actor, ip=None, chunk_size=2000, using="default"):
+def _export_sql(filters: log.LogFilters, fmt, using):
+    """(sql, params) of the export written by PostgreSQL: for CSV a ``COPY``
+    that sends the CSV lines, for JSON Lines a query of one JSON text per row;
+    the same columns, formats and guard as ``as_values`` and ``_encoder``."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    sql, params = log.log_sql(filters, using=using)
+
+    def column(name):
+        return "e." + quote(log.PREFIX + name)
+
+    def guarded(expression):  # a leading formula character gets an apostrophe (CSV injection)
+        starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_START)
+        return f"CASE WHEN left({expression}, 1) IN ({starts}) THEN chr(39) || {expression} ELSE {expression} END"
+
+    kinds = log.sources()
+    table = "CASE " + column("kind") + " " + " ".join("WHEN %s THEN %s" for _src in kinds) + " END"
+    expressions = {
+        "kind": (column("kind"), []),
+        "table": (table, [value for src in kinds for value in (src.key, src.table)]),
+        "history_id": (column("history_id"), []),
+        "history_date": (f"to_char({column('history_date')} AT TIME ZONE 'UTC', '{SQL_DATE_FORMAT}')", []),
+        "history_type": (column("history_type"), []),
+        "user_id": (column("user_id"), []),
+        "user_email": ("e." + quote("email"), []),
+        "user_name": ("e." + quote("full_name"), []),
+        "reason": (column("reason"), []),
+        "detail": (column("detail"), []),
+        "ip": (column("ip"), []),
+        "task_id": (column("task_id"), []),
+        "object_id": (column("object_id"), []),
+        "agreement_id": (column("agreement_id"), []),
+        "case_number": ("e." + quote("case_number"), []),
+        "municipality_id": (column("municipality_id"), []),
+        "municipality": ("e." + quote("name"), []),
+        "plan_period_id": (column("plan_period_id"), []),
+        "history_hash": (column("row_hash"), []),
+    }
+    select, select_params = [], []
+    for name in FIELDS:
+        expression, expression_params = expressions[name]
+        if fmt == AuditExport.Format.CSV:
+            select.append(guarded(expression) if name in TEXT_FIELDS else expression)
+            select_params += expression_params * (3 if name in TEXT_FIELDS else 1)
+        else:
+            select.append(f"%s, {expression}")
+            select_params += [name, *expression_params]
+    order = f"{column('history_date')} DESC, {column('rank')} DESC, {column('history_id')} DESC"
+    if fmt == AuditExport.Format.CSV:
+        query = f"SELECT {', '.join(select)} FROM ({sql}) e ORDER BY {order}"  # noqa: S608
+        # Identifiers from model metadata, quoted; every value is a parameter.
+        return f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", [*select_params, *params]
+    query = f"SELECT json_build_object({', '.join(select)})::text FROM ({sql}) e ORDER BY {order}"  # noqa: S608
+    return query, [*select_params, *params]
+
+
+def _database_lines(filters, fmt, using):
+    """The lines as PostgreSQL writes them: the CSV through COPY (one message
+    per row), the JSON texts through a server-side cursor."""
+    sql, params = _export_sql(filters, fmt, using)
+    connection = connections[using]
+    if fmt == AuditExport.Format.CSV:
+        with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
+            for data in copy:
+                yield bytes(data)
+        return
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(2000):
+            for (text,) in chunk:
+                yield text.encode() + b"\n"
+
+
+def _written_lines(filters, fmt, using):
+    header, line = _encoder(fmt)
+    yield header().encode()
+    tables = {}
+    for values in log.stream_values(filters, using=using):
+        yield line(as_values(values, tables)).encode()
+
+
+def stream_export(*, filters: log.LogFilters, fmt, actor, ip=None, using="default"):
     """Yield the export of the filtered log, ``fmt`` "csv" or "jsonl", as bytes;
     record it (AuditExport) when it ends."""
     fmt = AuditExport.Format(fmt)
-    header, line = _encoder(fmt)
     connection = connections[using]
     count = 0
     complete = False
@@ -158,16 +251,29 @@ def stream_export(*, filters: log.LogFilters, fmt, actor, ip=None, chunk_size=20
             if outermost and connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            lines = [header()]
-            tables = {}
-            for values in log.stream_values(filters, chunk_size=chunk_size, using=using):
-                lines.append(line(as_values(values, tables)))
-                count += 1
-                if len(lines) >= ROWS_PER_WRITE:
-                    yield "".join(lines).encode()
-                    lines = []
+                    # The export sorts the whole log once: PostgreSQL's JIT spent 3.3 s compiling that query,
+                    # and with the default work_mem the sort spilled 390 MB to disk (1.36 million rows).
+                    cursor.execute("SET LOCAL jit = off")
+                    cursor.execute("SET LOCAL work_mem = '64MB'")
+            if connection.vendor == "postgresql":
+                header, _line = _encoder(fmt)
+                lines = [header().encode()]
+                rows = _database_lines(filters, fmt, using)
+            else:  # SQLite (the demo)
+                lines = []
+                rows = _written_lines(filters, fmt, using)
+                lines.append(next(rows))  # the header (empty for JSON Lines)
+            # Closed before the transaction ends, also when the download breaks off: an unfinished COPY
+            # must be cancelled before the connection can roll back.
+            with closing(rows):
+                for data in rows:
+                    lines.append(data)
+                    count += 1
+                    if len(lines) >= ROWS_PER_WRITE:
+                        yield b"".join(lines)
+                        lines = []
             if lines:
-                yield "".join(lines).encode()
+                yield b"".join(lines)
         complete = True
     finally:
         try:

@@ -150,3 +150,66 @@ def test_the_export_streams_in_batches(client, county, auditor, monkeypatch):
     assert len(lines) > 50
     assert len(chunks) == -(-(len(lines) + 1) // 10)  # the empty header line and the rows, ten at a time
     assert AuditExport.objects.get().row_count == len(lines)
+
+
+def test_a_reason_with_quotes_and_line_breaks_is_one_csv_row_as_written(client, coordinator, auditor, county):
+    falun = county["Falun"]
+    review = open_task(falun, "review")
+    act_as(client, coordinator)
+    reason = 'Nämnden flyttade mötet;\n"ny tid", se protokoll\r\nrad tre'
+    response = client.post(
+        reverse("workflows:step_due_date", args=[falun.pk, review.pk]), {"due_on": "2026-04-30", "reason": reason}
+    )
+    assert response.status_code == 302
+    act_as(client, auditor)
+    params = {"kind": "workflows.taskdeadline", "user": coordinator.pk, "date_from": "2026-03-03"}
+    _response, body = download(client, CSV, params)
+    rows = read_csv(body)
+    assert [r["reason"] for r in rows if r["history_type"] == "~"] == [reason]
+    assert AuditExport.objects.get().row_count == len(rows)
+
+
+def test_a_download_broken_off_is_recorded_as_incomplete(client, rf, county, auditor, monkeypatch):
+    """As a WSGI server serves it: the response is iterated, then closed when the client goes away."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    from cases.audit import export
+    from workflows.views.audit import audit_export
+
+    monkeypatch.setattr(export, "ROWS_PER_WRITE", 10)
+    request = rf.get(CSV)
+    request.user = auditor
+    response = audit_export(request, "csv")
+    first = next(iter(response))
+    assert first.startswith("\ufeffkind,table,".encode())
+    # The server closes the response (leaving the test's database connection open, as Django's test
+    # client does when a download ends; a server keeps it when it is still usable).
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        signals.request_finished.connect(close_old_connections)
+    recorded = AuditExport.objects.get()
+    assert (recorded.complete, recorded.row_count) == (False, 9)  # the header and nine rows were sent
+    # The snapshot was ended cleanly: the same connection serves the next request.
+    act_as(client, auditor)
+    assert client.get(reverse("workflows:audit_log")).status_code == 200
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_the_python_writer_of_the_sqlite_demo_writes_what_postgresql_writes(county, auditor, fmt):
+    """On PostgreSQL the database writes the lines; on SQLite (make run) Python does: the same records."""
+    from cases.audit import export, log
+
+    filters = log.LogFilters()
+    written = list(export._written_lines(filters, fmt, "default"))
+    header, _line = export._encoder(fmt)
+    assert written[0] == header().encode()
+    by_python = b"".join(written[1:]).decode()
+    by_database = b"".join(export._database_lines(filters, fmt, "default")).decode()
+    if fmt == "csv":
+        assert list(csv.reader(io.StringIO(by_python))) == list(csv.reader(io.StringIO(by_database)))
+    else:
+        assert [json.loads(x) for x in by_python.splitlines()] == [json.loads(x) for x in by_database.splitlines()]
+    assert len(by_database.splitlines()) > 50
