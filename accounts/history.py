@@ -32,6 +32,8 @@ class AuditContext:
 
 
 _current = contextvars.ContextVar("samverkan_audit_context", default=AuditContext())  # noqa: B039 (frozen)
+# The history rows a deferred_history() block holds back until its end (None outside one).
+_deferred = contextvars.ContextVar("samverkan_deferred_history", default=None)
 
 
 def current_audit_context() -> AuditContext:
@@ -71,6 +73,43 @@ class AuditedHistoricalModel(models.Model):
 
     class Meta:
         abstract = True
+
+    def save(self, *args, **kwargs):
+        held = _deferred.get()
+        # A row whose many-to-many history refers to it (simple-history writes those right after it) is
+        # written at once; so is anything saved again or outside a deferred_history() block.
+        if held is not None and self._state.adding and not getattr(self, "_history_m2m_fields", None):
+            held.append((self, args, kwargs))
+            return
+        super().save(*args, **kwargs)
+
+
+@contextmanager
+def deferred_history():
+    """Write the history rows of the block at its end, table by table.
+
+    The hash chain (cases/audit/sql.py) locks a history table from a
+    transaction's first row in it until commit, so a step that wrote its first
+    history row early held the lock while viewflow completed the task and
+    created the next ones. Inside this block the rows are built when the data
+    is saved, with the same who, when, why and task, and inserted at the end:
+    the lock is held only from there to commit. The tables are written in name
+    order, so two such blocks cannot wait for each other's tables in opposite
+    orders (a deadlock). Use it inside the transaction, as its last part: the
+    rows are not in the database (nor readable) until the block ends, and
+    nothing is written if it ends with an exception."""
+    if _deferred.get() is not None:  # nested: the outer block writes
+        yield
+        return
+    held = []
+    token = _deferred.set(held)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    # sorted() is stable: rows of one table keep the order they were saved in.
+    for row, args, kwargs in sorted(held, key=lambda item: item[0]._meta.db_table):
+        row.save(*args, **kwargs)
 
 
 def audited_history(**kwargs):

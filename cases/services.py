@@ -57,8 +57,13 @@ def _require_stage(agreement, *stages):
 
 
 def _locked(agreement):
-    """Re-read the agreement under a row lock, so two steps on it run one after the other."""
-    return Agreement.objects.select_for_update().get(pk=agreement.pk)
+    """Re-read the agreement under a row lock, so two steps on it run one after the other.
+    Its municipality and plan period come along (not locked: they do not change)."""
+    return (
+        Agreement.objects.select_related("municipality", "plan_period")
+        .select_for_update(of=("self",))
+        .get(pk=agreement.pk)
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -61,11 +61,12 @@ class AgreementStep(flow.View):
             due_on=deadline.due_on,
         )
 
-    def can_take(self, user, task) -> bool:
-        """May ``user`` take this step now (claim it if nobody has, and complete it)?"""
+    def can_take(self, user, task, municipality) -> bool:
+        """May ``user`` take this step now (claim it if nobody has, and complete it)?
+        ``municipality``: the task's agreement's, which the callers have at hand."""
         if task.owner_id is not None and task.owner_id != user.pk:
             return False
-        return can_act_for(user, task.process.coerced.agreement.municipality, self.action)
+        return can_act_for(user, municipality, self.action)
 
 
 def complete_task(activation, user):

@@ -9,6 +9,7 @@ import time
 import pytest
 from django.db import connection, transaction
 
+from accounts.history import deferred_history
 from accounts.models import Organisation
 
 from .conftest import verify
@@ -113,4 +114,42 @@ def test_a_writer_that_waited_is_chained_after_the_one_it_waited_for():
     b_row = Organisation.history.filter(id=mora.pk).latest("history_id")
     assert (a_row.name, b_row.name) == ("Falu kommun", "Mora kommun")
     assert b_row.history_id > a_row.history_id
+    assert verify()[0] == 0
+
+
+def test_history_deferred_to_the_end_does_not_hold_the_chain_while_the_step_runs():
+    """A step inside deferred_history() saves early and works on; another
+    writer of the same history table commits meanwhile without waiting for
+    it; the step's row is written at the end, chained after the other one."""
+    mora, falun = Organisation.objects.get(kommunkod="2062"), Organisation.objects.get(kommunkod="2080")
+    a_saved, b_done = threading.Event(), threading.Event()
+
+    def step_a():
+        with transaction.atomic(), deferred_history():
+            falun.name = "Falu kommun (steg)"
+            falun.save()
+            a_saved.set()
+            # The rest of the step (viewflow completing the task…) runs while B commits.
+            assert b_done.wait(timeout=20), "B waited for A's chain lock"
+
+    def writer_b():
+        assert a_saved.wait(timeout=20)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+            mora.name = "Mora kommun (annan)"
+            mora.save()
+        b_done.set()
+
+    thread_a, errors_a = in_thread(step_a)
+    thread_b, errors_b = in_thread(writer_b)
+    thread_b.join(timeout=30)
+    thread_a.join(timeout=30)
+    assert not errors_a and not errors_b, (errors_a, errors_b)
+
+    a_row = Organisation.history.filter(id=falun.pk).latest("history_id")
+    b_row = Organisation.history.filter(id=mora.pk).latest("history_id")
+    assert (a_row.name, b_row.name) == ("Falu kommun (steg)", "Mora kommun (annan)")
+    assert a_row.history_id > b_row.history_id  # A's row went in after B's, at the end of A
+    assert a_row.history_date < b_row.history_date  # …with the time A saved
     assert verify()[0] == 0

@@ -5,7 +5,9 @@ URL rather than the task's own, and answer 500 when the lock is busy
 (FlowLockFailed). Here a step is opened only by someone who may see the
 agreement and take the step; a POST locks the process row (SELECT … FOR
 UPDATE), re-reads the task, and runs the step's view in one transaction that
-is rolled back unless the view succeeded. A busy lock, a step someone else has
+is rolled back unless the view succeeded; its history rows are written at the
+end of it, so the audit chain's table locks are held only until the commit
+just after. A busy lock, a step someone else has
 taken or finished, or an agreement that has moved on gets a clear 409 page."""
 
 from django.contrib.auth.decorators import login_required
@@ -17,7 +19,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 
-from accounts.history import audit_context
+from accounts.history import audit_context, deferred_history
 from accounts.permissions import can_view_agreement
 from cases.exceptions import StepNotAllowed
 from cases.models import Agreement
@@ -62,7 +64,7 @@ def step(request, process_pk, step, task_pk):
         raise Http404
     if task.status not in OPEN:
         return conflict(request, agreement, _closed_message(task))
-    if not node.can_take(request.user, task):
+    if not node.can_take(request.user, task, agreement.municipality):
         if task.owner_id and task.owner_id != request.user.pk:
             return conflict(request, agreement, _("%(name)s has taken this step.") % {"name": task.owner.full_name})
         raise PermissionDenied(_("You may not take this step."))
@@ -75,11 +77,12 @@ def step(request, process_pk, step, task_pk):
             task.refresh_from_db()
             if task.status not in OPEN:
                 return conflict(request, agreement, _closed_message(task))
-            if not node.can_take(request.user, task):
+            if not node.can_take(request.user, task, agreement.municipality):
                 return conflict(request, agreement, _("Someone else has just taken this step."))
-            agreement.refresh_from_db()
+            agreement.refresh_from_db(from_queryset=Agreement.objects.select_related("municipality", "plan_period"))
             request.activation = node.activation_class(task)
-            with audit_context(task_id=task.pk):
+            # History last: its tables are locked from the first row to commit (accounts.history).
+            with audit_context(task_id=task.pk), deferred_history():
                 response = node.view(request, agreement=agreement, task=task, node=node)
                 if hasattr(response, "render"):
                     response.render()
