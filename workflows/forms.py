@@ -11,6 +11,8 @@ from accounts.models import Organisation
 from cases.files import MAX_UPLOAD_BYTES, validate_upload
 from cases.models import Decision, FollowUpEntry, PlanPeriod, PlanPriority, Stage
 
+from .widgets import FastSelect
+
 
 def apply_errors(form, error: ValidationError):
     """Put a service's ValidationError on the form: next to its field where the
@@ -204,13 +206,18 @@ class AttachmentForm(forms.Form):
 
 class AgreementFilterForm(forms.Form):
     q = forms.CharField(label=_("Search case number or title"), required=False, max_length=200)
-    plan_period = forms.ModelChoiceField(label=_("Plan period"), queryset=PlanPeriod.objects.all(), required=False)
+    plan_period = forms.ModelChoiceField(
+        label=_("Plan period"), queryset=PlanPeriod.objects.all(), required=False, widget=FastSelect
+    )
     municipality = forms.ModelChoiceField(
         label=_("Municipality"),
         required=False,
         queryset=Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).order_by("name"),
+        widget=FastSelect,
     )
-    stage = forms.ChoiceField(label=_("Stage"), choices=[("", "---------")] + Stage.choices, required=False)
+    stage = forms.ChoiceField(
+        label=_("Stage"), choices=[("", "---------")] + Stage.choices, required=False, widget=FastSelect
+    )
     overdue = forms.BooleanField(label=_("Only overdue"), required=False)
 
     def __init__(self, *args, municipalities=None, **kwargs):

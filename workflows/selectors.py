@@ -19,9 +19,36 @@ def steps():
 
 
 def _tasks():
-    return Task.objects.filter(process__flow_class=AgreementFlow, flow_task_type="HUMAN").select_related(
+    # The human steps of the flow, by step name: the process table is not needed to find them, so a count
+    # or a filter by status is answered from the task table's (status, flow_task) index alone.
+    return Task.objects.filter(flow_task__in=steps()).select_related(
         f"{AGREEMENT}__municipality", f"{AGREEMENT}__plan_period", "deadline", "owner"
     )
+
+
+class Rows:
+    """A list of steps for the Paginator, read in two steps: the page's ids
+    through ``queryset`` without its joins for display (it counts and
+    orders), then those rows in full. At national scale a coordinator's queue
+    orders 7,700 open steps: joining each to its process, agreement,
+    municipality, period and owner before keeping 50 took 150 ms."""
+
+    def __init__(self, queryset):
+        self.full = queryset
+        self.narrow = queryset.select_related(None)
+
+    def count(self):
+        return self.narrow.count()
+
+    def __len__(self):
+        return self.count()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        ids = list(self.narrow.values_list("pk", flat=True)[index])
+        found = self.full.order_by().in_bulk(ids)
+        return [found[pk] for pk in ids if pk in found]
 
 
 def scoped_tasks(user):
@@ -75,10 +102,39 @@ def step_history_of(agreement):
 def steps_of(agreement):
     """(open steps, oldest first; the other steps, in the order they ended) of the
     agreement's human steps, read in one query (the agreement page shows both)."""
-    tasks = list(_tasks().filter(process__agreementprocess__agreement=agreement))
+    # The page has the agreement already: no join back to it, its municipality and period (with them,
+    # planning the query took 9 ms of its 10 at 100,000 agreements).
+    tasks = list(
+        Task.objects.filter(
+            process__agreementprocess__agreement=agreement, process__flow_class=AgreementFlow, flow_task_type="HUMAN"
+        ).select_related("deadline", "owner")
+    )
     open_steps = sorted((t for t in tasks if t.status in OPEN), key=lambda t: (t.created, t.pk))
     ended = sorted((t for t in tasks if t.status not in OPEN), key=lambda t: (t.finished is None, t.finished, t.pk))
     return open_steps, ended
+
+
+def overdue_steps():
+    """Open steps past their due date."""
+    return Task.objects.filter(status__in=OPEN, deadline__due_on__lt=timezone.localdate())
+
+
+def mark_overdue(agreements):
+    """Set ``overdue`` on each agreement of a page (has it an open step past
+    its due date?) with one query for the page. As an EXISTS column of the
+    list's own query, PostgreSQL planned it for all 100,000 agreements rather
+    than the 50 shown (a hashed subplan over every due date: 60 ms)."""
+    agreements = list(agreements)
+    late = set()
+    if agreements:
+        late = set(
+            overdue_steps()
+            .filter(process__agreementprocess__agreement__in=[a.pk for a in agreements])
+            .values_list("process__agreementprocess__agreement", flat=True)
+        )
+    for agreement in agreements:
+        agreement.overdue = agreement.pk in late
+    return agreements
 
 
 def is_overdue(task):

@@ -43,7 +43,7 @@ def _page(request, queryset):
 
 @login_required
 def inbox(request):
-    tasks = _page(request, selectors.inbox(request.user))
+    tasks = _page(request, selectors.Rows(selectors.inbox(request.user)))
     return render(
         request,
         "workflows/inbox.html",
@@ -53,13 +53,13 @@ def inbox(request):
 
 @login_required
 def queue(request):
-    tasks = _page(request, selectors.queue(request.user))
+    tasks = _page(request, selectors.Rows(selectors.queue(request.user)))
     return render(request, "workflows/queue.html", {"page": tasks, "today": timezone.localdate(), "tab": "queue"})
 
 
 @login_required
 def archive(request):
-    tasks = _page(request, selectors.archive(request.user))
+    tasks = _page(request, selectors.Rows(selectors.archive(request.user)))
     return render(request, "workflows/archive.html", {"page": tasks, "tab": "archive"})
 
 
@@ -78,24 +78,18 @@ def agreement_list(request):
         municipality=filters.get("municipality"),
         stage=filters.get("stage", ""),
     )
-    overdue_steps = Task.objects.filter(
-        process__agreementprocess__agreement=OuterRef("pk"),
-        status__in=selectors.OPEN,
-        deadline__due_on__lt=timezone.localdate(),
-    )
-    agreements = agreements.annotate(overdue=Exists(overdue_steps))
     if filters.get("overdue"):
-        agreements = agreements.filter(overdue=True)
+        agreements = agreements.filter(
+            Exists(selectors.overdue_steps().filter(process__agreementprocess__agreement=OuterRef("pk")))
+        )
+    # Newest first by id, which follows the time of opening: the primary key's
+    # index serves the page without sorting every agreement.
+    page = _page(request, agreements.order_by("-pk"))
+    page.object_list = selectors.mark_overdue(page.object_list)
     return render(
         request,
         "workflows/agreement_list.html",
-        {
-            "form": form,
-            # Newest first by id, which follows the time of opening: the primary key's
-            # index serves the page without sorting every agreement.
-            "page": _page(request, agreements.order_by("-pk")),
-            "can_open": can_do_anywhere(request.user, Action.DRAFT),
-        },
+        {"form": form, "page": page, "can_open": can_do_anywhere(request.user, Action.DRAFT)},
     )
 
 
