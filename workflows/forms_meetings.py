@@ -16,6 +16,7 @@ from cases.models import LIVE_STAGES, ActionPoint, CollaborationArea, Stage
 from cases.overview import NO_AGREEMENT, SORTS, swedish_key
 
 from .forms import DateInput, UploadField, apply_errors
+from .widgets import FastSelect
 
 
 def municipality_queryset():
@@ -30,6 +31,8 @@ class MunicipalityCheckboxes(forms.ModelMultipleChoiceField):
 
 
 class MunicipalityChoice(forms.ModelChoiceField):
+    widget = FastSelect
+
     def label_from_instance(self, obj):
         return obj.name
 
@@ -169,6 +172,8 @@ class ActionPointStatusForm(forms.Form):
 class PlanPeriodField(forms.ChoiceField):
     """A plan period chosen from a list the view has read (no query of its own)."""
 
+    widget = FastSelect
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.periods = {}
@@ -190,6 +195,7 @@ class OverviewFilterForm(forms.Form):
         label=_("Stage"),
         required=False,
         choices=[("", _("All stages")), (NO_AGREEMENT, _("No agreement"))] + list(Stage.choices),
+        widget=FastSelect,
     )
     overdue = forms.BooleanField(label=_("Only overdue"), required=False)
     sort = forms.ChoiceField(choices=[(s, s) for s in SORTS], required=False, widget=forms.HiddenInput)

@@ -21,9 +21,8 @@ def steps():
 def _tasks():
     # The human steps of the flow, by step name: the process table is not needed to find them, so a count
     # or a filter by status is answered from the task table's (status, flow_task) index alone.
-    return Task.objects.filter(flow_task__in=steps()).select_related(
-        f"{AGREEMENT}__municipality", f"{AGREEMENT}__plan_period", "deadline", "owner"
-    )
+    # The lists show the agreement and its municipality, not its plan period.
+    return Task.objects.filter(flow_task__in=steps()).select_related(f"{AGREEMENT}__municipality", "deadline", "owner")
 
 
 class Rows:

@@ -25,6 +25,7 @@ from cases.audit.models import AuditExport
 from cases.models import PlanPeriod
 
 from ..forms import DateInput
+from ..widgets import FastSelect
 
 TIMELINE_PAGE_SIZE = 50
 LOG_PAGE_SIZE = 50
@@ -46,11 +47,13 @@ class TimelineFilterForm(forms.Form):
     kind = forms.ChoiceField(
         label=gettext_lazy("Kind"),
         required=False,
+        widget=FastSelect,
         error_messages={"invalid_choice": gettext_lazy("Choose a kind from the list.")},
     )
     person = forms.TypedChoiceField(
         label=gettext_lazy("Person"),
         required=False,
+        widget=FastSelect,
         coerce=int,
         empty_value=None,
         error_messages={"invalid_choice": gettext_lazy("Choose a person from the list.")},
@@ -167,23 +170,27 @@ class LogFilterForm(forms.Form):
         label=gettext_lazy("Municipality"),
         queryset=Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).order_by("name"),
         required=False,
+        widget=FastSelect,
         error_messages={"invalid_choice": gettext_lazy("Choose a municipality from the list.")},
     )
     plan_period = forms.ModelChoiceField(
         label=gettext_lazy("Plan period"),
         queryset=PlanPeriod.objects.order_by("-starts_on"),
         required=False,
+        widget=FastSelect,
         error_messages={"invalid_choice": gettext_lazy("Choose a plan period from the list.")},
     )
     user = forms.ModelChoiceField(
         label=gettext_lazy("Person"),
         queryset=User.objects.order_by("full_name", "email"),
         required=False,
+        widget=FastSelect,
         error_messages={"invalid_choice": gettext_lazy("Choose a person from the list.")},
     )
     kind = forms.ChoiceField(
         label=gettext_lazy("Kind of event"),
         required=False,
+        widget=FastSelect,
         error_messages={"invalid_choice": gettext_lazy("Choose a kind from the list.")},
     )
     date_from = forms.DateField(
