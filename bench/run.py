@@ -2,8 +2,9 @@
 data (manage.py generate_load_data), measured the way its users meet it.
 
     .venv/bin/python manage.py generate_load_data     # once: 100,000 agreements in samverkan_load
-    .venv/bin/python bench/run.py                      # about ten minutes; prints a table
+    .venv/bin/python bench/run.py                      # about five minutes; prints a table
                                                        # and writes bench/results/latest.json
+    .venv/bin/python bench/run.py --only steps         # one part (pages, steps, export), printed only
 
 What it measures, in order:
 
@@ -21,13 +22,13 @@ What it measures, in order:
 5. completed workflow steps per second: 8 coordinators recording region
    decisions over HTTP, each on agreements of their own, then 8 racing for the
    same agreements; every decision must be recorded exactly once;
-6. the export of the whole audit log as CSV (over a million rows): time, and
-   the growth of the serving process's peak memory.
+6. the export of the whole audit log as CSV and as JSON Lines (over a
+   million rows): time, and the growth of the serving process's peak memory.
 
 Load users are signed in by sessions created directly for them (Django's
 SessionStore), so the benchmark runs with bench/settings.py, which turns the
 two-step verification of coordinators off; everything else is production.
-The steps benchmark adds a plan period named "Bänk …" with 1,000 agreements
+The steps benchmark adds a plan period named "Bänk …" with 1,180 agreements
 awaiting decisions to the database each time it runs.
 """
 
