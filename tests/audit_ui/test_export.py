@@ -120,17 +120,23 @@ def test_an_unfiltered_export_holds_every_row(client, county, auditor):
     assert AuditExport.objects.get().filters == {}
 
 
-def test_a_cell_that_a_spreadsheet_would_run_is_defused_in_the_csv_only(client, coordinator, auditor, county):
+def due_date_moved_with_reason(client, county, coordinator, auditor, reason):
+    """The coordinator moves a due date giving ``reason``; the auditor's filters
+    for that change (the CSV and JSON Lines of them are then downloaded)."""
     falun = county["Falun"]
     review = open_task(falun, "review")
     act_as(client, coordinator)
-    formula = '=HYPERLINK("http://example.com")'
     response = client.post(
-        reverse("workflows:step_due_date", args=[falun.pk, review.pk]), {"due_on": "2026-04-30", "reason": formula}
+        reverse("workflows:step_due_date", args=[falun.pk, review.pk]), {"due_on": "2026-04-30", "reason": reason}
     )
     assert response.status_code == 302
     act_as(client, auditor)
-    params = {"kind": "workflows.taskdeadline", "user": coordinator.pk, "date_from": "2026-03-03"}
+    return {"kind": "workflows.taskdeadline", "user": coordinator.pk, "date_from": "2026-03-03"}
+
+
+def test_a_cell_that_a_spreadsheet_would_run_is_defused_in_the_csv_only(client, coordinator, auditor, county):
+    formula = '=HYPERLINK("http://example.com")'
+    params = due_date_moved_with_reason(client, county, coordinator, auditor, formula)
     _response, body = download(client, CSV, params)
     assert [r["reason"] for r in read_csv(body) if r["history_type"] == "~"] == ["'" + formula]
     _response, body = download(client, JSONL, params)
@@ -153,16 +159,8 @@ def test_the_export_streams_in_batches(client, county, auditor, monkeypatch):
 
 
 def test_a_reason_with_quotes_and_line_breaks_is_one_csv_row_as_written(client, coordinator, auditor, county):
-    falun = county["Falun"]
-    review = open_task(falun, "review")
-    act_as(client, coordinator)
     reason = 'Nämnden flyttade mötet;\n"ny tid", se protokoll\r\nrad tre'
-    response = client.post(
-        reverse("workflows:step_due_date", args=[falun.pk, review.pk]), {"due_on": "2026-04-30", "reason": reason}
-    )
-    assert response.status_code == 302
-    act_as(client, auditor)
-    params = {"kind": "workflows.taskdeadline", "user": coordinator.pk, "date_from": "2026-03-03"}
+    params = due_date_moved_with_reason(client, county, coordinator, auditor, reason)
     _response, body = download(client, CSV, params)
     rows = read_csv(body)
     assert [r["reason"] for r in rows if r["history_type"] == "~"] == [reason]
