@@ -208,6 +208,18 @@ class Client:
         return response.status, elapsed
 
 
+def run_threads(target, arguments):
+    """Run ``target(*args)`` in a thread for each args of ``arguments``, all at
+    once; the seconds until the last has finished."""
+    threads = [threading.Thread(target=target, args=args) for args in arguments]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - started
+
+
 def percentile(values, p):
     if not values:
         return None
@@ -339,13 +351,7 @@ def loaded(server, pages, who, *, users=20, seconds=60, think=1.0):
                     errors[page.key] += 1
             time.sleep(rng.uniform(0.8 * think, 1.2 * think))
 
-    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
+    elapsed = run_threads(user, [(n,) for n in range(users)])
     total = sum(len(v) for v in samples.values())
     return {
         "users": users,
@@ -391,13 +397,7 @@ def capacity(server, pages, who, *, levels=(2, 4, 8, 16, 32), seconds=15):
                     else:
                         errors[0] += 1
 
-        threads = [threading.Thread(target=user, args=(n,)) for n in range(concurrency)]
-        started = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.monotonic() - started
+        elapsed = run_threads(user, [(n,) for n in range(concurrency)])
         row = {
             "concurrency": concurrency,
             "requests_per_s": round(len(latencies) / elapsed, 1),
@@ -565,13 +565,7 @@ def steps(server, who, *, users=8, count=1000, race=80, single=100):
                 with lock:
                     statuses.setdefault(task_pk, []).append((client.user.pk, status))
 
-        threads = [threading.Thread(target=work, args=a) for a in assignments]
-        started = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return statuses, time.monotonic() - started
+        return statuses, run_threads(work, assignments)
 
     clients = [Client(server.port, c) for c in coordinators]
     # One coordinator alone first: what one step costs end to end.

@@ -173,37 +173,39 @@ def _export_sql(filters: log.LogFilters, fmt, using):
         return f"CASE WHEN left({expression}, 1) IN ({starts}) THEN chr(39) || {expression} ELSE {expression} END"
 
     kinds = log.sources()
-    table = "CASE " + column("kind") + " " + " ".join("WHEN %s THEN %s" for _src in kinds) + " END"
     expressions = {
-        "kind": (column("kind"), []),
-        "table": (table, [value for src in kinds for value in (src.key, src.table)]),
-        "history_id": (column("history_id"), []),
-        "history_date": (f"to_char({column('history_date')} AT TIME ZONE 'UTC', '{SQL_DATE_FORMAT}')", []),
-        "history_type": (column("history_type"), []),
-        "user_id": (column("user_id"), []),
-        "user_email": ("e." + quote("email"), []),
-        "user_name": ("e." + quote("full_name"), []),
-        "reason": (column("reason"), []),
-        "detail": (column("detail"), []),
-        "ip": (column("ip"), []),
-        "task_id": (column("task_id"), []),
-        "object_id": (column("object_id"), []),
-        "agreement_id": (column("agreement_id"), []),
-        "case_number": ("e." + quote("case_number"), []),
-        "municipality_id": (column("municipality_id"), []),
-        "municipality": ("e." + quote("name"), []),
-        "plan_period_id": (column("plan_period_id"), []),
-        "history_hash": (column("row_hash"), []),
+        "kind": column("kind"),
+        # The only expression with parameters: each source's key and table.
+        "table": "CASE " + column("kind") + " " + " ".join("WHEN %s THEN %s" for _src in kinds) + " END",
+        "history_id": column("history_id"),
+        "history_date": f"to_char({column('history_date')} AT TIME ZONE 'UTC', '{SQL_DATE_FORMAT}')",
+        "history_type": column("history_type"),
+        "user_id": column("user_id"),
+        "user_email": "e." + quote("email"),
+        "user_name": "e." + quote("full_name"),
+        "reason": column("reason"),
+        "detail": column("detail"),
+        "ip": column("ip"),
+        "task_id": column("task_id"),
+        "object_id": column("object_id"),
+        "agreement_id": column("agreement_id"),
+        "case_number": "e." + quote("case_number"),
+        "municipality_id": column("municipality_id"),
+        "municipality": "e." + quote("name"),
+        "plan_period_id": column("plan_period_id"),
+        "history_hash": column("row_hash"),
     }
+    table_params = [value for src in kinds for value in (src.key, src.table)]
     select, select_params = [], []
     for name in FIELDS:
-        expression, expression_params = expressions[name]
+        expression = expressions[name]
         if fmt == AuditExport.Format.CSV:
             select.append(guarded(expression) if name in TEXT_FIELDS else expression)
-            select_params += expression_params * (3 if name in TEXT_FIELDS else 1)
-        else:
+        else:  # json_build_object(key, value, …)
             select.append(f"%s, {expression}")
-            select_params += [name, *expression_params]
+            select_params.append(name)
+        if name == "table":
+            select_params += table_params
     order = f"{column('history_date')} DESC, {column('rank')} DESC, {column('history_id')} DESC"
     if fmt == AuditExport.Format.CSV:
         query = f"SELECT {', '.join(select)} FROM ({sql}) e ORDER BY {order}"  # noqa: S608
