@@ -477,48 +477,48 @@ def floors(pages, who, repeats=15):
 
 
 def prepare_decisions(count):
-    """A plan period around today with ``count`` agreements awaiting both decisions."""
+    """Plan periods around today with ``count`` agreements awaiting both decisions:
+    one taken that far through the services (bench/loadtest), then cloned."""
     import datetime
+    import random
 
-    from django.db import transaction
     from django.utils import timezone
 
     from accounts.models import Organisation
+    from bench.loadtest import scenarios
+    from bench.loadtest.generate import Spec, write
+    from bench.loadtest.reference import ensure_reference
+    from bench.loadtest.templates import Recording
     from cases.models import PlanPeriod
-    from workflows import loaddata
-    from workflows.notifications import notifications_suppressed
 
     today = timezone.localdate()
     now = timezone.now()
     municipalities = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).count()
-    with transaction.atomic():
+    # One live agreement per municipality and period: enough periods for ``count``.
+    name = f"Bänk {now:%Y%m%d-%H%M%S}"
+    periods = []
+    for n in range(-(-count // municipalities)):
         period = PlanPeriod(
-            name=f"Bänk {now:%Y%m%d-%H%M%S}",
+            name=name if n == 0 else f"{name}-{n + 1}",
             starts_on=today - datetime.timedelta(days=200),
             ends_on=today + datetime.timedelta(days=200),
             is_active=False,
         )
         period.save()
-        reference = loaddata.ensure_reference(municipalities=municipalities, log=lambda *a: None)
-        reference.periods = [*reference.periods, period]
-    # One live agreement per municipality and period: enough periods for ``count``.
-    specs = []
-    periods = [period]
-    while len(specs) < count:
-        if len(specs) and len(specs) % len(reference.municipalities) == 0:
-            extra = PlanPeriod(
-                name=f"{period.name}-{len(periods) + 1}",
-                starts_on=period.starts_on,
-                ends_on=period.ends_on,
-                is_active=False,
-            )
-            extra.save()
-            periods.append(extra)
-        m = reference.municipalities[len(specs) % len(reference.municipalities)]
-        start = now - datetime.timedelta(days=20)
-        specs.append(loaddata.Spec(m, periods[-1], "awaiting_decisions", start, now - datetime.timedelta(days=1)))
-    with notifications_suppressed(), transaction.atomic():
-        loaddata.write_specs(reference, specs, now=now, parallel=False, log=lambda *a: None)
+        periods.append(period)
+    reference = ensure_reference(municipalities=municipalities, log=lambda *a: None)
+    with Recording(periods[:1]) as rec:
+        template = rec.record(
+            "awaiting_decisions",
+            scenarios.UNDER_WAY["approval"],
+            period=periods[0],
+            start=scenarios.office_hours(today - datetime.timedelta(days=20), random.Random(5)),
+            until=now,
+            variant=False,
+        )
+    slots = [(m, p) for p in periods for m in reference.municipalities][:count]
+    specs = [Spec(template, m, p, datetime.timedelta(0), "awaiting_decisions") for m, p in slots]
+    write(reference, specs, parallel=False, log=lambda *a: None)
     return periods
 
 
