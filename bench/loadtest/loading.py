@@ -1,14 +1,16 @@
 """Loading clones into PostgreSQL with COPY, psycopg encoding each row
 (``copy.write_row``).
 
-Rows are gathered per table in a ``Batch``; a ``Loader`` COPYs each batch
-table by table. With workers, each table of a batch is COPYed and committed
+Rows are gathered per table in a ``Batch``; a ``Loader`` COPYs each batch.
+With workers, each table of a batch (or group of tables whose foreign keys
+point at each other, as a process and its tasks do) is COPYed and committed
 on its own by the next free connection, once the tables it refers to (its
 foreign keys, read from the database) are committed in that batch and the
-same table of the previous batch is too (a hash chain takes its rows in id
-order, and a renewal refers to an agreement of an earlier batch). The history
-tables refer to nothing but users, so they start at once, one connection per
-chain. Without workers everything goes into the caller's transaction (tests).
+same table of the last batch that had it is too (a hash chain takes its rows
+in id order, and a renewal refers to an agreement of an earlier batch). The
+history tables refer to nothing but users, so they start at once, one
+connection per chain. Without workers each batch goes into one transaction of
+the caller's connection (tests).
 
 The database's hash-chain trigger runs for every history row, as for any
 insert; nothing bypasses or disables it. Each connection asks it to keep the

@@ -187,7 +187,7 @@ class Scaffold:
     """Stand-ins, made through the services in the recording transaction: what a
     template's references to people, municipality and period are mapped from."""
 
-    def __init__(self, periods, clock):
+    def __init__(self, periods):
         self.by_id = {}  # stand-in id -> (kind, role or code)
         self.strings = {}  # a stand-in's text (name, address) -> (kind, stand-in id)
         self.periods = {}  # real period id -> stand-in period
@@ -247,6 +247,8 @@ class Scaffold:
         for priority in copy.priorities.all():
             self.by_id[priority.pk] = ("priority", priority.pk)
             self.period_of_priority[priority.pk] = (copy.pk, priority.code)
+            # A revision names its areas' priorities by title; the same code may have another title elsewhere.
+            self.strings[priority.title] = ("priority.title", priority.pk)
         return copy
 
     def driver(self, clock, town, period, rng):
@@ -338,7 +340,7 @@ class Recording:
         with connection.cursor() as cursor:
             self.ranges.install(cursor)
         self.clock = Clock().__enter__()
-        self.scaffold = Scaffold(self.periods, self.clock)
+        self.scaffold = Scaffold(self.periods)
         return self
 
     def __exit__(self, *exc):
@@ -667,6 +669,8 @@ class Clone:
         kind, value = self.template.scaffold.strings[text]
         if kind == "period.name":
             return self.periods[value].name
+        if kind == "priority.title":
+            return self.target.priorities[self.template.scaffold.period_of_priority[value][1]].title
         _kind, role = self.template.scaffold.by_id[value]
         if kind == "org.name":
             return getattr(self.target, role).name
@@ -711,16 +715,3 @@ class Ids:
         if self.next[table] >= BASE:
             raise RuntimeError(f"{table} would reach id {BASE:,}, where the recordings' ids begin.")
         return base
-
-
-__all__ = [
-    "Recording",
-    "Template",
-    "Target",
-    "Clone",
-    "Ids",
-    "CaseNumbers",
-    "IdRanges",
-    "keep_history_times",
-    "local_date",
-]

@@ -269,13 +269,16 @@ def _open(*periods):
                 period.save()
 
 
-def _clone_and_direct(load, name, script, period, shift):
+def _clone_and_direct(load, name, script, period, shift, into=None):
+    """Clone the template of ``script`` (recorded in ``period``) into ``into`` (default the
+    same period), and run it directly there at the clone's times."""
+    into = into or period
     clone_in, direct_in = load.municipality(3), load.municipality(4)
     template = _template(name, script, period)
     shift = shift if not template.fixed_in_time else datetime.timedelta(0)
-    cloned = _written(lambda: load._write([Spec(template, clone_in, period, shift, name)]))
-    _open(period)
-    direct = _written(lambda: _direct(load, script, direct_in, period, shift=shift))
+    cloned = _written(lambda: load._write([Spec(template, clone_in, into, shift, name)]))
+    _open(into)
+    direct = _written(lambda: _direct(load, script, direct_in, into, shift=shift))
     return Normalised(load, cloned, clone_in).tables(), Normalised(load, direct, direct_in).tables()
 
 
@@ -299,6 +302,20 @@ def test_a_clone_is_what_the_services_write(name, load):
     _assert_same(cloned, direct)
     assert "viewflow_task" in direct and any("historical" in t for t in direct)
     assert verify_audit().intact
+
+
+def test_a_clone_in_another_period_is_what_the_services_write_there(load):
+    """An attempt recorded in 2023–2026 and cloned four years (209 weeks) earlier, into
+    2019–2022: that period's name, priorities (their titles in the revision) and case-number year."""
+    _period, script = SCENARIOS["changes requested, edited, sent again"]
+    cloned, direct = _clone_and_direct(
+        load, "moved", script, load.periods["2023–2026"], datetime.timedelta(weeks=-209), into=load.periods["2019–2022"]
+    )
+    _assert_same(cloned, direct)
+    agreement = Agreement.objects.get(municipality=load.municipality(3), plan_period__name="2019–2022")
+    assert agreement.case_number.split()[1].startswith("2020/")
+    titles = {t for area in agreement.revisions.first().content for t in area["priorities"]}
+    assert titles and titles <= set(agreement.plan_period.priorities.values_list("title", flat=True))
 
 
 def test_a_renewal_clone_refers_to_its_predecessors_clone(load):
@@ -339,12 +356,12 @@ def test_a_renewal_clone_refers_to_its_predecessors_clone(load):
 # 2. A generated database as a whole
 # ---------------------------------------------------------------------------
 
-AGREEMENTS = 400
+AGREEMENTS = 800
 
 
 @pytest.fixture(scope="module")
 def generated(load_reference, django_db_blocker):
-    """A small load on this folder's reference data: 400 agreements over 2019–2030."""
+    """A small load on this folder's reference data: 800 agreements over 2019–2030."""
     with django_db_blocker.unblock(), transaction.atomic():
         reference = Load(load_reference).reference
         now = timezone.now()
@@ -367,7 +384,7 @@ def test_the_scenarios_and_stages_are_there(generated):
         generated.kinds
     ), generated.kinds
     stages = set(Agreement.objects.values_list("stage", flat=True))
-    assert {Stage.CLOSED, Stage.WITHDRAWN, Stage.IN_FORCE, Stage.DRAFTING, Stage.REVIEW} <= stages
+    assert set(Stage.values) == stages
     rejected = sum(n for kind, n in generated.kinds.items() if kind.startswith("rejected"))
     assert Agreement.objects.filter(stage=Stage.REJECTED).count() == rejected
     assert Agreement.objects.filter(predecessor__isnull=False).exists()
@@ -405,8 +422,7 @@ def test_each_live_row_equals_its_latest_history_row(generated):
 @pytest.mark.parametrize("stage", Stage.values)
 def test_a_generated_agreement_in_each_stage_renders(generated, client, stage):
     agreement = Agreement.objects.filter(stage=stage).order_by("pk").first()
-    if agreement is None:
-        pytest.skip(f"no agreement at {stage} in this small load")
+    assert agreement is not None, f"no agreement at {stage} in the load"
     head = User.objects.get(memberships__organisation=agreement.municipality, memberships__role="cultural_head")
     for user in (User.objects.filter(memberships__role="coordinator").first(), head):
         client.force_login(user)
@@ -507,6 +523,15 @@ def test_a_new_agreement_after_the_load_gets_the_next_case_number(generated):
         fresh = workflow_services.agreement_open(actor=coordinator, municipality=free, plan_period=period, title="Ny")
     assert Agreement.objects.filter(case_number=fresh.case_number).count() == 1
     assert verify_audit().intact
+
+
+def test_the_command_refuses_a_test_database(monkeypatch):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://unused/test_database")  # set: the command would start again without
+    with pytest.raises(CommandError, match="test database"):
+        call_command("generate_load_data", "--agreements", "10")
 
 
 # ---------------------------------------------------------------------------
