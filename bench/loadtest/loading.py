@@ -96,8 +96,9 @@ def groups(tables):
 class Loader:
     """COPYs batches while the next one is being made (see the module's docstring)."""
 
-    def __init__(self, *, workers=2):
+    def __init__(self, *, workers=2, ahead=3):
         self.workers = workers
+        self.ahead = ahead  # batches waiting to be loaded before submit() waits: the memory they take
         self.lock = threading.Condition()
         self.pending = []  # (batch number, group of tables)
         self.data = {}  # batch number -> Batch
@@ -133,10 +134,12 @@ class Loader:
             ((number, group) for group in groups(batch.tables)),
             key=lambda job: -sum(len(batch.tables[t][1]) for t in job[1]),
         )
-        self.data[number] = batch
         with self.lock:
+            while len(self.data) >= self.ahead and not self.errors:
+                self.lock.wait()
             if self.errors:
                 raise self.errors[0]
+            self.data[number] = batch
             for table in batch.tables:
                 self.previous[(number, table)] = self.last_with.get(table)
                 self.last_with[table] = number

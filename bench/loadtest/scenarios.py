@@ -319,9 +319,13 @@ class Driver:
     def fire_timers(self, moment):
         """The timer cron runs at ``moment``; every timer due by then fires."""
         self._at(moment)
-        due = Task.objects.filter(
-            flow_task_type="TIMER", status=STATUS.SCHEDULED, scheduled__lte=timezone.now()
-        ).count()
+        due = Task.objects.filter(flow_task_type="TIMER", status=STATUS.SCHEDULED, scheduled__lte=timezone.now())
+        others = due.exclude(process__agreementprocess__agreement=self.agreement).count()
+        if others:  # they would write into this scenario's rows
+            raise RuntimeError(
+                f"{others} timers of other agreements are due at {moment}; a scenario fires its own only."
+            )
+        due = due.count()
         with notifications_suppressed():
             fired = fire_due_timers()
         if fired != due:
@@ -412,21 +416,13 @@ def to_approval(d, rng, t, areas=None):
     return t
 
 
-def both_decide(d, rng, t, gap=(1, 3)):
+def both(step, rng, t, gap=(1, 3)):
+    """Both parties take ``step`` (Driver.decide or Driver.sign), in either order."""
     order = [R, M]
     rng.shuffle(order)
     for party in order:
         t = after(t, rng, *gap)
-        d.decide(t, party)
-    return t
-
-
-def both_sign(d, rng, t, gap=(1, 3)):
-    order = [R, M]
-    rng.shuffle(order)
-    for party in order:
-        t = after(t, rng, *gap)
-        d.sign(t, party)
+        step(t, party)
     return t
 
 
@@ -472,7 +468,7 @@ def withdrawn_approval(d, rng, t, *, areas=None, **_):
 def withdrawn_signing(d, rng, t, *, areas=None, **_):
     d.open(t)
     t = to_approval(d, rng, t, areas)
-    t = both_decide(d, rng, t)
+    t = both(d.decide, rng, t)
     if rng.random() < 0.5:
         t = after(t, rng, 1, 2)
         d.sign(t, rng.choice([R, M]))
@@ -581,8 +577,8 @@ def signed(d, rng, t, *, until, predecessor=None, changes=None, now=None):
         d.review(t, accept=True)
     else:
         t = to_approval(d, rng, t)
-    t = both_decide(d, rng, t, gap=(10, 30))
-    both_sign(d, rng, t, gap=(3, 12))
+    t = both(d.decide, rng, t, gap=(10, 30))
+    both(d.sign, rng, t, gap=(3, 12))
     live(d, rng, t, until=until, now=now)
 
 
@@ -609,7 +605,7 @@ def under_way(stage):
             if variant:  # one party has decided
                 d.decide(after(t, rng, 5, 20), rng.choice([R, M]))
             return
-        t = both_decide(d, rng, t, gap=(5, 20))
+        t = both(d.decide, rng, t, gap=(5, 20))
         if variant:  # one party has signed
             d.sign(after(t, rng, 2, 6), rng.choice([R, M]))
 

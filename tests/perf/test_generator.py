@@ -51,11 +51,10 @@ APPROVED, RETURNED, REJECTED = Decision.Outcome.APPROVED, Decision.Outcome.RETUR
 WEEKS_EARLIER = datetime.timedelta(weeks=-3, seconds=1234)
 
 # (moment, action, arguments): what happens to one agreement (see tests/perf/conftest.run_script).
+SENT = [(at(2024, 2, 1), "open"), (at(2024, 2, 2), "draft", 2), (at(2024, 2, 3), "submit")]
+ACCEPTED = [*SENT, (at(2024, 2, 6), "review", True, False)]
 SCENARIOS = {
-    "withdrawn in drafting": (
-        "2023–2026",
-        [(at(2024, 2, 1), "open"), (at(2024, 2, 2), "draft", 2), (at(2024, 2, 3), "withdraw")],
-    ),
+    "withdrawn in drafting": ("2023–2026", [*SENT[:2], (at(2024, 2, 3), "withdraw")]),
     "changes requested, edited, sent again": (
         "2023–2026",
         [
@@ -69,43 +68,17 @@ SCENARIOS = {
     ),
     "half decided, then withdrawn": (
         "2023–2026",
-        [
-            (at(2024, 2, 1), "open"),
-            (at(2024, 2, 2), "draft", 2),
-            (at(2024, 2, 3), "submit"),
-            (at(2024, 2, 6), "review", True, False),
-            (at(2024, 3, 1), "decide", M, APPROVED, False),
-            (at(2024, 3, 2), "withdraw"),
-        ],
+        [*ACCEPTED, (at(2024, 3, 1), "decide", M, APPROVED, False), (at(2024, 3, 2), "withdraw")],
     ),
-    "returned by the region": (
-        "2023–2026",
-        [
-            (at(2024, 2, 1), "open"),
-            (at(2024, 2, 2), "draft", 1),
-            (at(2024, 2, 3), "submit"),
-            (at(2024, 2, 6), "review", True, False),
-            (at(2024, 3, 1), "decide", R, RETURNED, False),
-        ],
-    ),
+    "returned by the region": ("2023–2026", [*ACCEPTED, (at(2024, 3, 1), "decide", R, RETURNED, False)]),
     "rejected by the municipality after the region approved": (
         "2023–2026",
-        [
-            (at(2024, 2, 1), "open"),
-            (at(2024, 2, 2), "draft", 2),
-            (at(2024, 2, 3), "submit"),
-            (at(2024, 2, 6), "review", True, False),
-            (at(2024, 3, 1), "decide", R, APPROVED, False),
-            (at(2024, 3, 5), "decide", M, REJECTED, True),
-        ],
+        [*ACCEPTED, (at(2024, 3, 1), "decide", R, APPROVED, False), (at(2024, 3, 5), "decide", M, REJECTED, True)],
     ),
     "signed by one party": (
         "2023–2026",
         [
-            (at(2024, 2, 1), "open"),
-            (at(2024, 2, 2), "draft", 2),
-            (at(2024, 2, 3), "submit"),
-            (at(2024, 2, 6), "review", True, False),
+            *ACCEPTED,
             (at(2024, 3, 1), "decide", M, APPROVED, False),
             (at(2024, 3, 2), "decide", R, APPROVED, False),
             (at(2024, 3, 9), "sign", M),
