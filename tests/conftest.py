@@ -32,3 +32,19 @@ def mora_head(db):
 @pytest.fixture
 def mora_official(db):
     return user_with_role(Role.OFFICIAL, "Mora", full_name="Sara Mora")
+
+
+@pytest.fixture
+def history_keeps_client_time(db):
+    """History keeps the times the application gives it (a clock moved with
+    time_machine) instead of the database's clock, for the test's connection:
+    the superuser-only ``samverkan.audit_keep_time`` of cases/audit/sql.py,
+    which the test database's superuser may use (tests/audit/test_time.py
+    shows that the application's role cannot). For tests that move the clock
+    and then read history dates."""
+    from django.db import connection
+
+    from cases.audit.sql import keep_time_session
+
+    with keep_time_session(connection):
+        yield

@@ -132,6 +132,19 @@ AXES_HTTP_RESPONSE_CODE = 429
 # No start-up banner; logs mask e-mail and client addresses.
 AXES_VERBOSE = False
 
+# Signed checkpoints of the audit trail (cases/audit/checkpoints.py): Ed25519
+# keys the database never sees. The signer (manage.py audit_checkpoint, from
+# cron or the worker) needs the private key, verify_audit only the public one.
+# AUDIT_SIGNING_KEY_FILE: a PEM file (PKCS#8) readable by the signing process
+# only; or AUDIT_SIGNING_KEY: the same PEM text, or the raw key in base64.
+AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE", default="")
+AUDIT_SIGNING_KEY = env("AUDIT_SIGNING_KEY", default="")
+# AUDIT_VERIFY_KEY_FILE: a file of PEM public keys; or AUDIT_VERIFY_KEYS: raw
+# public keys in base64, comma-separated (as audit_checkpoint --generate-key
+# prints them). Keep old keys listed after a change of key.
+AUDIT_VERIFY_KEY_FILE = env("AUDIT_VERIFY_KEY_FILE", default="")
+AUDIT_VERIFY_KEYS = env("AUDIT_VERIFY_KEYS", default="")
+
 # Two-factor sign-in (django-otp, TOTP): holders of these roles must give a
 # one-time code from an authenticator app after their password; anyone else may
 # turn it on from the "Tvåstegsverifiering" page. Coordinators and
