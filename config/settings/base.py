@@ -93,6 +93,8 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out login before any password is checked.
     "axes.backends.AxesStandaloneBackend",
+    # Second: refuses a password sprayed from one address over many accounts (accounts/spraying.py).
+    "accounts.spraying.PasswordSprayBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -121,6 +123,10 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 # LOGIN_LOCKOUT_MINUTES: how long the lock-out lasts (default 15).
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# LOGIN_SPRAY_LIMIT: one password failing from one client address for this
+# many different e-mail addresses within the pause (default 5) pauses that
+# password from that address, for every account (accounts/spraying.py).
+LOGIN_SPRAY_LIMIT = env.int("LOGIN_SPRAY_LIMIT", default=5)
 AXES_USERNAME_CALLABLE = "accounts.views.axes_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.middleware.client_ip"
 # A successful login clears that person's failed attempts (from that address only).
