@@ -182,21 +182,23 @@ BEGIN
 END
 $fn$;
 
+-- canonical, content and hash run once or more per row of a chain (insert and verification): they name every
+-- function, operator and type with its schema, so they look nothing up and need no search path of their own
+-- (a SET clause would cost a settings push per call and keep SQL functions from being inlined).
 CREATE OR REPLACE FUNCTION @schema@.samverkan_audit_canonical(
     row_json jsonb, hash_column text, keep_columns text[] DEFAULT NULL
 )
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
-{_PATH}
 AS $fn$
 BEGIN
     IF keep_columns IS NULL THEN
-        RETURN (row_json - hash_column)::text;
+        RETURN (row_json OPERATOR(pg_catalog.-) hash_column)::pg_catalog.text;
     END IF;
     RETURN (
-        SELECT coalesce(pg_catalog.jsonb_object_agg(field.key, field.value), '{{}}'::jsonb)::text
+        SELECT coalesce(pg_catalog.jsonb_object_agg(field.key, field.value), '{{}}'::pg_catalog.jsonb)::pg_catalog.text
         FROM pg_catalog.jsonb_each(row_json) AS field
-        WHERE field.key = ANY (keep_columns) AND field.key <> hash_column
+        WHERE field.key OPERATOR(pg_catalog.=) ANY (keep_columns) AND field.key OPERATOR(pg_catalog.<>) hash_column
     );
 END
 $fn$;
@@ -206,7 +208,6 @@ CREATE OR REPLACE FUNCTION @schema@.samverkan_audit_content(
 )
 RETURNS text
 LANGUAGE sql STABLE
-{_PATH}
 AS $fn$
     SELECT @schema@.samverkan_audit_canonical(@schema@.samverkan_audit_row_json(rec), hash_column, keep_columns)
 $fn$;
@@ -217,10 +218,12 @@ COMMENT ON FUNCTION @schema@.samverkan_audit_content(anyelement, text, text[]) I
 CREATE OR REPLACE FUNCTION @schema@.samverkan_audit_hash(previous text, content text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
-{_PATH}
 AS $fn$
     SELECT pg_catalog.encode(
-        pg_catalog.sha256(pg_catalog.convert_to(coalesce(previous, '') || content, 'UTF8')), 'hex'
+        pg_catalog.sha256(
+            pg_catalog.convert_to(coalesce(previous, ''::pg_catalog.text) OPERATOR(pg_catalog.||) content, 'UTF8')
+        ),
+        'hex'
     )
 $fn$;
 
