@@ -110,8 +110,9 @@ def deferred_history():
     transaction's first row in it until commit, so a step that wrote its first
     history row early held the lock while viewflow completed the task and
     created the next ones. Inside this block the rows are built when the data
-    is saved, with the same who, when, why and task, and inserted at the end:
-    the lock is held only from there to commit. The tables are written in name
+    is saved, with the same who, why and task, and inserted at the end: the
+    lock is held only from there to commit. (Their time is the database's when
+    they are inserted, as for every history row.) The tables are written in name
     order, so two such blocks cannot wait for each other's tables in opposite
     orders (a deadlock). Use it inside the transaction, as its last part: the
     rows are not in the database (nor readable) until the block ends, and
