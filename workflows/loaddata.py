@@ -735,7 +735,7 @@ class Loader:
         batch = self.batches
         self.batches += 1
         if not self.workers:
-            with connection.cursor() as cursor:
+            with keep_time_session(connection), connection.cursor() as cursor:
                 for key in self._order(spools):
                     _copy(cursor.cursor, spools[key])
             return
@@ -1846,7 +1846,7 @@ def write_specs(reference, specs, *, now=None, seed=1, parallel=False, batch=10_
         gen = Generator(reference=reference, out=out, now=now, seed=seed)
         loader = Loader(workers=2 if parallel else 0)
         try:
-            with translation.override("sv"), keep_time_session(connection):
+            with translation.override("sv"):
                 for n, spec in enumerate(specs, start=1):
                     gen.write(spec)
                     if n % batch == 0 or n == len(specs):
