@@ -280,3 +280,14 @@ def test_a_separate_login_as_the_application_role(database_roles):
         assert stored > timezone.now() - datetime.timedelta(hours=1)
         app.rollback()
     assert run_sql("SELECT count(*) FROM accounts_historicalorganisation")[0][0] == rows
+
+
+def test_a_live_row_removed_by_a_role_above_the_application_is_reported(approved):
+    """The application role cannot delete audited rows (above); an owner or
+    superuser who does leaves history saying the row exists."""
+    decision = Decision.objects.filter(agreement=approved).order_by("-id").first()
+    run_sql("SET CONSTRAINTS ALL IMMEDIATE")
+    run_sql("DELETE FROM cases_decision WHERE id = %s", [decision.pk])
+    code, _out, err = verify()
+    assert code == 1
+    assert f"LIVE cases_decision: row id={decision.pk} is missing, but its history does not record a deletion" in err
