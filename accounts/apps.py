@@ -39,7 +39,10 @@ def _signed_out(sender, request=None, user=None, **kwargs):
 
 def _sign_in_failed(sender, credentials=None, request=None, **kwargs):
     from .services import sign_in_event_record
+    from .spraying import record_failure
+    from .views import axes_username
 
     # Django has already masked the password in ``credentials``; only the e-mail is passed on.
     email = (credentials or {}).get("username") or (credentials or {}).get("email") or ""
     sign_in_event_record(kind="failed", request=request, email=str(email))
+    record_failure(request, axes_username(request, credentials))

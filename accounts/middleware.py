@@ -23,6 +23,27 @@ class AuditContextMiddleware:
             return self.get_response(request)
 
 
+class NoStoreWhenSignedInMiddleware:
+    """Every response to a signed-in user (pages, exports, attachment
+    downloads) is sent with ``Cache-Control: no-store``: a shared municipal
+    PC must not keep agreements or the audit log in its browser cache after
+    sign-out, nor show them again with the Back button."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils.cache import add_never_cache_headers
+
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        response = self.get_response(request)
+        user = getattr(request, "user", None)  # signing in or out replaces it
+        if signed_in or (user is not None and user.is_authenticated):
+            add_never_cache_headers(response)
+        return response
+
+
 class SwedishByDefaultLocaleMiddleware:
     """The interface is Swedish unless the user has chosen another language
     (the language cookie set by Django's set_language view). Unlike Django's

@@ -386,3 +386,22 @@ class RecoveryCode(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.created_at:%Y-%m-%d}"
+
+class FailedPasswordAttempt(models.Model):
+    """A failed sign-in as the password-spraying limit counts it
+    (accounts/spraying.py): which client address tried which password against
+    which e-mail address, and when. The password is kept only as a keyed
+    fingerprint of address and password, never in clear, and rows are deleted
+    once they are older than the lock-out pause: a counter, not a record
+    (failed sign-ins are recorded in SignInEvent)."""
+
+    ip = models.GenericIPAddressField()
+    fingerprint = models.CharField(max_length=64)
+    username = models.CharField(max_length=254)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ip", "fingerprint", "at"], name="accounts_spray_lookup")]
+
+    def __str__(self):
+        return f"{self.ip} {self.username} {self.at:%Y-%m-%d %H:%M}"

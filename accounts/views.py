@@ -65,10 +65,13 @@ def _locked_until(request, credentials, cool_off):
                 latest = value
     except AttributeError:  # a handler that keeps no attempt rows
         latest = None
-    until = (latest or timezone.now()) + cool_off
-    if until.second or until.microsecond:
-        until = until.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return until
+    return _up_to_the_minute((latest or timezone.now()) + cool_off)
+
+
+def _up_to_the_minute(moment):
+    if moment.second or moment.microsecond:
+        return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return moment
 
 
 def lockout_response(request, original_response=None, credentials=None):
@@ -76,9 +79,17 @@ def lockout_response(request, original_response=None, credentials=None):
     when to try again, with status 429 Too Many Requests."""
     from axes.helpers import get_cool_off
 
+    from .spraying import paused_for_spraying
+
     cool_off = get_cool_off(request)
-    until = _locked_until(request, credentials, cool_off) if cool_off else None
+    sprayed = paused_for_spraying(request)
+    if sprayed is not None:
+        until = _up_to_the_minute(sprayed)
+    else:
+        until = _locked_until(request, credentials, cool_off) if cool_off else None
     context = {
+        "sprayed": sprayed is not None,
+        "spray_limit": settings.LOGIN_SPRAY_LIMIT,
         "until": until,
         "until_is_today": until is not None and timezone.localdate(until) == timezone.localdate(),
         "cool_off_minutes": int(cool_off.total_seconds() // 60) if cool_off else None,

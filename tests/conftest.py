@@ -61,3 +61,18 @@ def oidc_provider(oidc_provider_process, settings):
     oidc_provider_process.configure = configure
     configure()
     return oidc_provider_process
+
+@pytest.fixture
+def history_keeps_client_time(db):
+    """History keeps the times the application gives it (a clock moved with
+    time_machine) instead of the database's clock, for the test's connection:
+    the superuser-only ``samverkan.audit_keep_time`` of cases/audit/sql.py,
+    which the test database's superuser may use (tests/audit/test_time.py
+    shows that the application's role cannot). For tests that move the clock
+    and then read history dates."""
+    from django.db import connection
+
+    from cases.audit.sql import keep_time_session
+
+    with keep_time_session(connection):
+        yield

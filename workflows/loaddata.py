@@ -33,7 +33,11 @@ one transaction, then the history tables in two parallel connections (one
 chain per table, so two tables never wait for each other). The database's
 hash-chain trigger runs for every history row, as it does for every insert;
 nothing bypasses or disables it, so ``manage.py verify_audit`` verifies the
-chains afterwards.
+chains afterwards. The simulated history keeps its own times: the generator
+runs as a database superuser with ``samverkan.audit_keep_time`` on, on every
+connection that writes history (the bulk-loader contract in
+cases/audit/sql.py); for any other role the database would stamp every row
+with the time of loading.
 """
 
 import datetime
@@ -59,6 +63,7 @@ from viewflow.workflow.models import Process, Task
 from accounts import permissions
 from accounts.models import Membership, Organisation, Role, User
 from accounts.querysets import bulk_writes_allowed
+from cases.audit.sql import KEEP_TIME_SETTING, keep_time_session
 from cases.models import (
     Agreement,
     AgreementRevision,
@@ -632,6 +637,7 @@ class Output:
                     "collaborationarea_id": area_id,
                     "history_id": history_id,
                     "planpriority_id": priority_id,
+                    "history_hash": "",  # set by the database
                 }
             )
 
@@ -729,7 +735,7 @@ class Loader:
         batch = self.batches
         self.batches += 1
         if not self.workers:
-            with connection.cursor() as cursor:
+            with keep_time_session(connection), connection.cursor() as cursor:
                 for key in self._order(spools):
                     _copy(cursor.cursor, spools[key])
             return
@@ -776,6 +782,7 @@ class Loader:
         try:
             with psycopg.connect(**self.params) as conn:
                 conn.execute("SET synchronous_commit = off")  # a benchmark database: speed over durability
+                conn.execute(f"SET {KEEP_TIME_SETTING} = 'on'")  # simulated history keeps its times (superuser)
                 while (job := self._next()) is not None:
                     batch, key, spool = job
                     with conn.cursor() as cursor:

@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.NoStoreWhenSignedInMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -93,6 +94,8 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out login before any password is checked.
     "axes.backends.AxesStandaloneBackend",
+    # Second: refuses a password sprayed from one address over many accounts (accounts/spraying.py).
+    "accounts.spraying.PasswordSprayBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -121,6 +124,10 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 # LOGIN_LOCKOUT_MINUTES: how long the lock-out lasts (default 15).
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# LOGIN_SPRAY_LIMIT: one password failing from one client address for this
+# many different e-mail addresses within the pause (default 5) pauses that
+# password from that address, for every account (accounts/spraying.py).
+LOGIN_SPRAY_LIMIT = env.int("LOGIN_SPRAY_LIMIT", default=5)
 AXES_USERNAME_CALLABLE = "accounts.views.axes_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.middleware.client_ip"
 # A successful login clears that person's failed attempts (from that address only).
@@ -131,6 +138,19 @@ AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 # No start-up banner; logs mask e-mail and client addresses.
 AXES_VERBOSE = False
+
+# Signed checkpoints of the audit trail (cases/audit/checkpoints.py): Ed25519
+# keys the database never sees. The signer (manage.py audit_checkpoint, from
+# cron or the worker) needs the private key, verify_audit only the public one.
+# AUDIT_SIGNING_KEY_FILE: a PEM file (PKCS#8) readable by the signing process
+# only; or AUDIT_SIGNING_KEY: the same PEM text, or the raw key in base64.
+AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE", default="")
+AUDIT_SIGNING_KEY = env("AUDIT_SIGNING_KEY", default="")
+# AUDIT_VERIFY_KEY_FILE: a file of PEM public keys; or AUDIT_VERIFY_KEYS: raw
+# public keys in base64, comma-separated (as audit_checkpoint --generate-key
+# prints them). Keep old keys listed after a change of key.
+AUDIT_VERIFY_KEY_FILE = env("AUDIT_VERIFY_KEY_FILE", default="")
+AUDIT_VERIFY_KEYS = env("AUDIT_VERIFY_KEYS", default="")
 
 # Two-factor sign-in (django-otp, TOTP): holders of these roles must give a
 # one-time code from an authenticator app after their password; anyone else may

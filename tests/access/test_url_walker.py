@@ -12,6 +12,7 @@ coordinator, an auditor and a deactivated user.
 - the Falun cultural head → 403 or 404 on everything of Mora's, with the row
   count of every table unchanged; global pages never show Mora;
 - the auditor → reads, but no write succeeds (row counts unchanged);
+- every answer to a signed-in user says ``Cache-Control: no-store``;
 - nobody ever gets a 5xx."""
 
 import re
@@ -101,6 +102,7 @@ VOLATILE_TABLES = {
     "axes_accessfailurelog",
     "audit_auditexport",
     "audit_historicalauditexport",
+    "accounts_failedpasswordattempt",
 }
 COUNTS = Counter()
 
@@ -281,6 +283,8 @@ def test_walk_every_url_as_every_user(world, coordinator, auditor, falun_head, a
                         if method == "post" and role in ("falun_head", "auditor", "anonymous", "deactivated")
                         else None
                     )
+                    # (a deactivated user's session signs no one in; a walk past the logout URL signs out)
+                    signed_in = role != "deactivated" and "_auth_user_id" in client.session
                     response = getattr(client, method)(url)
                     COUNTS[(role, method)] += 1
                     code = response.status_code
@@ -306,6 +310,8 @@ def test_walk_every_url_as_every_user(world, coordinator, auditor, falun_head, a
                         problem = f"{code}: audit log for a municipal user"
                     elif role == "falun_head" and code == 200 and (mora.case_number in body_of(response)):
                         problem = "Mora's case number shown to Falun"
+                    elif signed_in and "no-store" not in response.get("Cache-Control", ""):
+                        problem = f"{code} without Cache-Control: no-store for a signed-in user"
                     if before is not None:
                         after = row_counts()
                         changed = {t: (before[t], after[t]) for t in before if before[t] != after.get(t)}

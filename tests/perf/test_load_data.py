@@ -373,7 +373,9 @@ def shape(agreement, roles):
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_the_generator_writes_what_the_services_write(name, coordinator, mora_head, falun_head, time_machine, tmp_path):
+def test_the_generator_writes_what_the_services_write(
+    name, coordinator, mora_head, falun_head, time_machine, tmp_path, history_keeps_client_time
+):
     script = SCENARIOS[name]
     with notifications_suppressed():
         real = run_real(
