@@ -387,6 +387,7 @@ class RecoveryCode(models.Model):
     def __str__(self):
         return f"{self.user} {self.created_at:%Y-%m-%d}"
 
+
 class FailedPasswordAttempt(models.Model):
     """A failed sign-in as the password-spraying limit counts it
     (accounts/spraying.py): which client address tried which password against

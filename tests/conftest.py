@@ -62,6 +62,7 @@ def oidc_provider(oidc_provider_process, settings):
     configure()
     return oidc_provider_process
 
+
 @pytest.fixture
 def history_keeps_client_time(db):
     """History keeps the times the application gives it (a clock moved with
