@@ -170,7 +170,7 @@ def test_an_administrator_hands_out_a_one_time_code(client, coordinator, adminis
     assert TOTPDevice.objects.filter(user=coordinator, confirmed=True).exists()
 
 
-def test_wrong_enrolment_codes_are_limited(client, coordinator, administrator, time_machine):
+def test_wrong_enrolment_codes_are_limited(client, coordinator, administrator, time_machine, history_keeps_client_time):
     time_machine.move_to(START, tick=False)
     admin = admin_client(administrator)
     code = admin.post(
