@@ -5,8 +5,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .audited_models import AppendOnlyModel, AuditedModel, AuditedQuerySet
 from .history import audited_history
-from .querysets import AppendOnlyModel, AuditedModel, AuditedQuerySet
 
 
 class UserManager(BaseUserManager.from_queryset(AuditedQuerySet)):

@@ -30,7 +30,7 @@ def _tasks():
     return _human_steps().select_related(f"{AGREEMENT}__municipality", "deadline", "owner")
 
 
-class Rows:
+class IdsThenRows:
     """A list of steps for the Paginator, read in two steps: the page's ids
     through ``queryset`` without its joins for display (it counts and
     orders), then those rows in full. At national scale a coordinator's queue

@@ -13,7 +13,7 @@ from viewflow.workflow.status import STATUS
 
 from accounts.history import audit_context
 from accounts.permissions import Action, can_act_for, can_do_anywhere
-from cases import services as case_services
+from cases.agreements import services as case_services
 from cases.exceptions import StepNotAllowed
 
 from .flows import AgreementFlow

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.apps import apps as global_apps
 from simple_history.models import HistoricalChanges
 
-from accounts.querysets import AppendOnlyModel
+from accounts.audited_models import AppendOnlyModel
 
 from . import sql
 

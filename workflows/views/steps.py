@@ -9,19 +9,13 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
-from cases import services
+from cases.agreements import services
+from cases.agreements.forms import AreaFormSet, DecisionForm, DraftForm, ReviewForm, SignForm
+from cases.follow_ups import services as follow_up_services
+from cases.follow_ups.forms import FollowUpReportForm, FollowUpReviewForm
+from cases.forms import apply_errors
 from cases.models import Party
 
-from ..forms import (
-    AreaFormSet,
-    DecisionForm,
-    DraftForm,
-    FollowUpReportForm,
-    FollowUpReviewForm,
-    ReviewForm,
-    SignForm,
-    apply_errors,
-)
 from ..nodes import complete_task
 
 
@@ -241,7 +235,7 @@ class FollowUpReportStepView(FollowUpStepMixin, StepView):
             submit = bool(request.POST.get("submit_follow_up"))
             files = [form.cleaned_data["file"]] if form.cleaned_data.get("file") else []
             try:
-                services.follow_up_report(
+                follow_up_services.follow_up_report(
                     actor=request.user,
                     follow_up=self.current_follow_up(),
                     entries=form.entry_inputs(),
@@ -266,7 +260,7 @@ class FollowUpReviewStepView(FollowUpStepMixin, StepView):
 
     def perform(self, form):
         accept = form.cleaned_data["verdict"] == FollowUpReviewForm.ACCEPT
-        services.follow_up_review(
+        follow_up_services.follow_up_review(
             actor=self.request.user,
             follow_up=self.current_follow_up(),
             accept=accept,

@@ -2,7 +2,7 @@
 meeting with its action points, adding an action point later, and marking one
 done (or open again).
 
-Same shape as cases.services: keyword-only, the acting user passed explicitly,
+Same shape as cases.agreements.services: keyword-only, the acting user passed explicitly,
 atomic, every write inside ``audit_context`` so its history row says who and
 why. Everything is validated before anything is written; bad input raises
 ValidationError keyed by field. In ``meeting_record`` an action point's errors
@@ -21,8 +21,9 @@ from accounts.history import audit_context
 from accounts.models import Organisation
 from accounts.permissions import Action, can_act_for, can_do_anywhere
 
-from .files import validate_upload
-from .models import LIVE_STAGES, ActionPoint, Agreement, CollaborationArea, DialogueMeeting
+from ..agreements.models import LIVE_STAGES, Agreement, CollaborationArea
+from ..files import validate_upload
+from .models import ActionPoint, DialogueMeeting
 
 PLACE_MAX = DialogueMeeting._meta.get_field("place").max_length
 OWNER_MAX = ActionPoint._meta.get_field("owner_name").max_length
