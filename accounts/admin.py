@@ -106,3 +106,6 @@ class OrganisationAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     list_display = ["name", "kind", "kommunkod", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "kommunkod"]
+
+    def save_model(self, request, obj, form, change):
+        services.organisation_update(actor=request.user, organisation=obj)

@@ -78,6 +78,18 @@ def user_update(*, actor, user: User, reason="") -> User:
     return user
 
 
+@transaction.atomic
+def organisation_update(*, actor, organisation: Organisation, reason="") -> Organisation:
+    """Save an organisation edited in the administration. Its members' grants are
+    derived again: a deactivated organisation's memberships no longer count."""
+    with audit_context(actor=actor, reason=reason or _("Organisation changed in the administration")):
+        organisation.full_clean()
+        organisation.save()
+        for user in User.objects.filter(memberships__organisation=organisation).distinct():
+            permissions.sync_user_groups(user)
+    return organisation
+
+
 def sign_in_event_record(*, kind, request=None, user=None, email="") -> SignInEvent:
     """Record a sign-in, sign-out or failed sign-in (called by the receivers of
     Django's auth signals, see accounts.apps). Never given the password.

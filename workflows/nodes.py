@@ -61,12 +61,23 @@ class AgreementStep(flow.View):
             due_on=deadline.due_on,
         )
 
-    def can_take(self, user, task, municipality) -> bool:
-        """May ``user`` take this step now (claim it if nobody has, and complete it)?
-        ``municipality``: the task's agreement's, which the callers have at hand."""
-        if task.owner_id is not None and task.owner_id != user.pk:
+    # viewflow's permission hooks. Both ask accounts.permissions.can_act_for, which
+    # checks this step's permission (perm_name(action), as in .Permission above) on
+    # the agreement's municipality: the question viewflow itself would ask.
+    # ``municipality``: the task's agreement's, when the caller has it at hand
+    # (otherwise it is read through the process).
+
+    def can_assign(self, user, task, municipality=None) -> bool:
+        """May ``user`` claim the task? Nobody has, and the step is theirs to take."""
+        if task.owner_id is not None or user is None or not user.is_authenticated:
             return False
-        return can_act_for(user, municipality, self.action)
+        return can_act_for(user, municipality or _municipality_of(task.process), self.action)
+
+    def can_execute(self, user, task, municipality=None) -> bool:
+        """May ``user`` take the step now (claiming it if nobody has) and complete it?"""
+        if task.owner_id is not None and task.owner_id != getattr(user, "pk", None):
+            return False
+        return can_act_for(user, municipality or _municipality_of(task.process), self.action)
 
 
 def complete_task(activation, user):

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.history import audit_context
 from accounts.models import Organisation
-from accounts.permissions import Action, can_act_for, can_attach
+from accounts.permissions import Action, can_attach, require
 
 from ..exceptions import StepNotAllowed
 from ..files import validate_upload
@@ -36,14 +36,6 @@ from .models import (
     Signature,
     Stage,
 )
-
-
-def _require(actor, municipality, action):
-    if not can_act_for(actor, municipality, action):
-        raise PermissionDenied(
-            _("You may not %(action)s for %(municipality)s.")
-            % {"action": Action(action).label, "municipality": municipality}
-        )
 
 
 def require_stage(agreement, *stages):
@@ -88,7 +80,7 @@ def agreement_create(
     *, actor, municipality: Organisation, plan_period: PlanPeriod, title: str, predecessor: Agreement | None = None
 ) -> Agreement:
     """Open a new agreement in drafting for a municipality and plan period."""
-    _require(actor, municipality, Action.DRAFT)
+    require(actor, municipality, Action.DRAFT)
     errors = {}
     if not municipality.is_municipality or not municipality.is_active:
         errors["municipality"] = _("Choose one of the county's municipalities.")
@@ -143,7 +135,7 @@ class AreaInput:
 def agreement_save_draft(*, actor, agreement: Agreement, title: str, areas: list[AreaInput]) -> Agreement:
     """Save the draft's title and collaboration areas (any number of times).
     A removed area is kept, marked removed."""
-    _require(actor, agreement.municipality, Action.DRAFT)
+    require(actor, agreement.municipality, Action.DRAFT)
     agreement = lock_agreement(agreement)
     require_stage(agreement, Stage.DRAFTING)
     if not title.strip():
@@ -197,7 +189,7 @@ def agreement_submit_for_review(
 ) -> AgreementRevision:
     """Freeze the draft (saved first, when its text is given) as this round's
     revision and send it to the municipality."""
-    _require(actor, agreement.municipality, Action.DRAFT)
+    require(actor, agreement.municipality, Action.DRAFT)
     if title is not None:
         agreement_save_draft(actor=actor, agreement=agreement, title=title, areas=areas or [])
     agreement = lock_agreement(agreement)
@@ -227,7 +219,7 @@ def agreement_submit_for_review(
 @transaction.atomic
 def review_accept(*, actor, agreement: Agreement, comment: str = "") -> Agreement:
     """The municipality accepts the draft; it goes to political approval."""
-    _require(actor, agreement.municipality, Action.REVIEW)
+    require(actor, agreement.municipality, Action.REVIEW)
     agreement = lock_agreement(agreement)
     require_stage(agreement, Stage.REVIEW)
     with audit_context(actor=actor, reason=_("Draft accepted in municipal review")):
@@ -244,7 +236,7 @@ def review_accept(*, actor, agreement: Agreement, comment: str = "") -> Agreemen
 def review_request_changes(*, actor, agreement: Agreement, comments: list[tuple]) -> list[ReviewComment]:
     """The municipality asks for changes: comments per area (or on the whole),
     and the draft goes back to drafting for a new round."""
-    _require(actor, agreement.municipality, Action.REVIEW)
+    require(actor, agreement.municipality, Action.REVIEW)
     agreement = lock_agreement(agreement)
     require_stage(agreement, Stage.REVIEW)
     comments = [(area, text.strip()) for area, text in comments if text and text.strip()]
@@ -344,7 +336,7 @@ def decision_record(
     """Record one party's political decision. Both approving sends the agreement to
     signing; a rejection or a return sends it back to drafting, or ends it."""
     party = Party(party)
-    _require(actor, agreement.municipality, PARTY_DECISION_ACTION[party])
+    require(actor, agreement.municipality, PARTY_DECISION_ACTION[party])
     agreement = lock_agreement(agreement)
     require_stage(agreement, Stage.APPROVAL)
     if Decision.objects.filter(agreement=agreement, round=agreement.review_round, party=party).exists():
@@ -428,7 +420,7 @@ def signature_record(
 ) -> Signature:
     """Record one party's signature; with both, the agreement is in force."""
     party = Party(party)
-    _require(actor, agreement.municipality, PARTY_SIGN_ACTION[party])
+    require(actor, agreement.municipality, PARTY_SIGN_ACTION[party])
     agreement = lock_agreement(agreement)
     require_stage(agreement, Stage.SIGNING)
     if agreement.signatures.filter(party=party).exists():
@@ -467,7 +459,7 @@ def signature_record(
 @transaction.atomic
 def agreement_withdraw(*, actor, agreement: Agreement, reason: str) -> Agreement:
     """Withdraw an agreement at any stage before it ends; the reason is kept."""
-    _require(actor, agreement.municipality, Action.WITHDRAW)
+    require(actor, agreement.municipality, Action.WITHDRAW)
     agreement = lock_agreement(agreement)
     if agreement.is_final:
         raise StepNotAllowed(
@@ -539,7 +531,7 @@ def check_renewal(*, agreement: Agreement, plan_period: PlanPeriod):
 def agreement_copy_areas(*, actor, source: Agreement, target: Agreement) -> list[CollaborationArea]:
     """Copy ``source``'s collaboration areas into ``target``'s draft, linked to
     the originals and to ``target``'s period's matching priorities."""
-    _require(actor, target.municipality, Action.DRAFT)
+    require(actor, target.municipality, Action.DRAFT)
     require_stage(target, Stage.DRAFTING)
     copies = []
     with audit_context(

@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.history import audit_context
-from accounts.permissions import Action
+from accounts.permissions import Action, require
 
 from ..agreements.models import Agreement, Attachment, Stage
-from ..agreements.services import _require, attachment_add, lock_agreement, require_stage
+from ..agreements.services import attachment_add, lock_agreement, require_stage
 from ..exceptions import StepNotAllowed
 from .models import FollowUp, FollowUpEntry
 
@@ -71,7 +71,7 @@ class EntryInput:
 def follow_up_report(*, actor, follow_up: FollowUp, entries: list[EntryInput], submit: bool, files=()) -> FollowUp:
     """The municipality writes (and, with ``submit``, hands in) its follow-up."""
     agreement = follow_up.agreement
-    _require(actor, agreement.municipality, Action.REPORT_FOLLOW_UP)
+    require(actor, agreement.municipality, Action.REPORT_FOLLOW_UP)
     follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if follow_up.status not in (FollowUp.Status.OPEN, FollowUp.Status.RETURNED):
         raise StepNotAllowed(_("The follow-up has already been handed in."))
@@ -110,7 +110,7 @@ def follow_up_report(*, actor, follow_up: FollowUp, entries: list[EntryInput], s
 def follow_up_review(*, actor, follow_up: FollowUp, accept: bool, comment: str = "") -> FollowUp:
     """The coordinator accepts the follow-up, or returns it for completion with a comment."""
     agreement = follow_up.agreement
-    _require(actor, agreement.municipality, Action.REVIEW_FOLLOW_UP)
+    require(actor, agreement.municipality, Action.REVIEW_FOLLOW_UP)
     follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if follow_up.status != FollowUp.Status.SUBMITTED:
         raise StepNotAllowed(_("The follow-up is not waiting for review."))

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.history import audit_context
 from accounts.models import Organisation
-from accounts.permissions import Action, can_act_for, can_do_anywhere
+from accounts.permissions import Action, can_do_anywhere, require
 
 from ..agreements.models import LIVE_STAGES, Agreement, CollaborationArea
 from ..files import validate_upload
@@ -40,20 +40,12 @@ class ActionPointInput:
     area: CollaborationArea | None = None
 
 
-def _require(actor, municipality, action):
-    if not can_act_for(actor, municipality, action):
-        raise PermissionDenied(
-            _("You may not %(action)s for %(municipality)s.")
-            % {"action": Action(action).label, "municipality": municipality}
-        )
-
-
 def _require_meetings(actor, municipalities):
     """The actor records meetings for every municipality concerned."""
     if not can_do_anywhere(actor, Action.MANAGE_MEETINGS):
         raise PermissionDenied(_("You may not record dialogue meetings."))
     for municipality in municipalities:
-        _require(actor, municipality, Action.MANAGE_MEETINGS)
+        require(actor, municipality, Action.MANAGE_MEETINGS)
 
 
 def _agreement_of(municipality, held_on):

@@ -64,7 +64,7 @@ def step(request, process_pk, step, task_pk):
         raise Http404
     if task.status not in OPEN:
         return conflict(request, agreement, _closed_message(task))
-    if not node.can_take(request.user, task, agreement.municipality):
+    if not node.can_execute(request.user, task, agreement.municipality):
         if task.owner_id and task.owner_id != request.user.pk:
             return conflict(request, agreement, _("%(name)s has taken this step.") % {"name": task.owner.full_name})
         raise PermissionDenied(_("You may not take this step."))
@@ -77,7 +77,7 @@ def step(request, process_pk, step, task_pk):
             task.refresh_from_db()
             if task.status not in OPEN:
                 return conflict(request, agreement, _closed_message(task))
-            if not node.can_take(request.user, task, agreement.municipality):
+            if not node.can_execute(request.user, task, agreement.municipality):
                 return conflict(request, agreement, _("Someone else has just taken this step."))
             agreement.refresh_from_db(from_queryset=Agreement.objects.select_related("municipality", "plan_period"))
             request.activation = node.activation_class(task)

@@ -101,7 +101,7 @@ def agreement_detail(request, pk):
     open_steps, done_steps = selectors.steps_of(agreement)
     for task in open_steps:
         task.node = task.flow_task
-        task.can_take = task.node.can_take(request.user, task, agreement.municipality)
+        task.can_take = task.node.can_execute(request.user, task, agreement.municipality)
         task.overdue = selectors.is_overdue(task)
         task.who = task.owner.full_name if task.owner else who_can(task.node.action, agreement.municipality)
     is_coordinator = can_act_for(request.user, agreement.municipality, Action.DRAFT)
