@@ -8,9 +8,8 @@ from viewflow.workflow.status import STATUS
 from accounts.permissions import action_scope, visible_municipality_ids
 
 from .flows import AgreementFlow
-from .nodes import AgreementStep
+from .nodes import OPEN, AgreementStep
 
-OPEN = (STATUS.NEW, STATUS.ASSIGNED)
 AGREEMENT = "process__agreementprocess__agreement"
 
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .views import audit, dispatch, meetings, overview, pages, renewal
+from .nodes import serve_step
+from .views import audit, meetings, overview, pages, renewal
 
 app_name = "workflows"
 
@@ -23,7 +24,7 @@ urlpatterns = [
     path("granskning/export.jsonl", audit.audit_export, {"fmt": "jsonl"}, name="audit_export_jsonl"),
     path("overenskommelser/erbjud-alla/", renewal.offer_all, name="offer_all"),
     path("bilagor/<int:pk>/", pages.attachment_download, name="attachment"),
-    path("steg/<int:process_pk>/<slug:step>/<int:task_pk>/", dispatch.step, name="step"),
+    path("steg/<int:process_pk>/<slug:step>/<int:task_pk>/", serve_step, name="step"),
     path("dialogmoten/", meetings.meeting_list, name="meetings"),
     path("dialogmoten/nytt/", meetings.meeting_new, name="meeting_new"),
     path("dialogmoten/<int:pk>/", meetings.meeting_detail, name="meeting"),

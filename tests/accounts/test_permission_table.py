@@ -98,3 +98,17 @@ def test_one_query_reads_what_the_backends_would(role, home, django_assert_num_q
     assert {key: sorted(perms) for key, perms in primed._guardian_perms_cache.items()} == {
         key: sorted(perms) for key, perms in checker._obj_perms_cache.items()
     }
+
+
+def test_whoever_may_take_a_step_may_see_the_agreement():
+    """The step's wrapper (workflows.nodes.wrap_step_view) checks only the
+    step's permission before the lock, and looks at VIEW only to choose between
+    403 and 404 when refused: so every role that takes a step must see."""
+    from accounts.permissions import ROLE_ACTIONS
+    from workflows.flows import AgreementFlow
+    from workflows.nodes import AgreementStep
+
+    step_actions = {node.action for node in AgreementFlow.instance.nodes() if isinstance(node, AgreementStep)}
+    for role, actions in ROLE_ACTIONS.items():
+        if actions & step_actions:
+            assert Action.VIEW in actions, role

@@ -33,7 +33,7 @@ from cases.models import FollowUpEntry
 
 from .. import selectors, services
 from ..forms import DueDateForm
-from .dispatch import conflict
+from .conflict import conflict
 from .overview import own_overview
 
 PAGE_SIZE = 50
