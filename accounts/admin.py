@@ -5,6 +5,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import audit_reasons as reasons
 from . import services
 from .models import Membership, Organisation, User
 
@@ -88,7 +89,7 @@ class MembershipAdmin(NoDeleteMixin, SimpleHistoryAdmin):
         return ["user", "organisation", "role", "created_at"] if obj else ["created_at"]
 
     def save_model(self, request, obj, form, change):
-        reason = _("Changed in the administration")
+        reason = reasons.MEMBERSHIP_CHANGED_IN_ADMINISTRATION
         if not change:
             created = services.membership_create(
                 actor=request.user, user=obj.user, organisation=obj.organisation, role=obj.role, reason=reason

@@ -4,8 +4,8 @@ names its actor and says why; every change leaves history."""
 import ipaddress
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
+from . import audit_reasons as reasons
 from . import permissions
 from .history import audit_context
 from .middleware import client_ip
@@ -14,7 +14,7 @@ from .models import Membership, Organisation, SignInEvent, User
 
 @transaction.atomic
 def user_create(*, actor, email, full_name, title="", password=None, reason="") -> User:
-    with audit_context(actor=actor, reason=reason or _("User created")):
+    with audit_context(actor=actor, reason=reason or reasons.USER_CREATED):
         user = User(email=email, full_name=full_name, title=title)
         if password:
             user.set_password(password)
@@ -39,7 +39,7 @@ def user_deactivate(*, actor, user, reason) -> User:
 def membership_create(*, actor, user, organisation: Organisation, role, reason="") -> Membership:
     """Give ``user`` a role in ``organisation``. A role that does not fit the
     organisation raises ValidationError."""
-    with audit_context(actor=actor, reason=reason or _("Membership created")):
+    with audit_context(actor=actor, reason=reason or reasons.MEMBERSHIP_CREATED):
         membership = Membership(user=user, organisation=organisation, role=role)
         membership.full_clean()
         membership.save()
@@ -71,7 +71,7 @@ def membership_reactivate(*, actor, membership: Membership, reason) -> Membershi
 def user_update(*, actor, user: User, reason="") -> User:
     """Save a user edited in the administration and re-derive their permissions
     (deactivation ends their access at the next request)."""
-    with audit_context(actor=actor, reason=reason or _("User changed in the administration")):
+    with audit_context(actor=actor, reason=reason or reasons.USER_CHANGED_IN_ADMINISTRATION):
         user.full_clean()
         user.save()
         permissions.sync_user_groups(user)
@@ -82,7 +82,7 @@ def user_update(*, actor, user: User, reason="") -> User:
 def organisation_update(*, actor, organisation: Organisation, reason="") -> Organisation:
     """Save an organisation edited in the administration. Its members' grants are
     derived again: a deactivated organisation's memberships no longer count."""
-    with audit_context(actor=actor, reason=reason or _("Organisation changed in the administration")):
+    with audit_context(actor=actor, reason=reason or reasons.ORGANISATION_CHANGED_IN_ADMINISTRATION):
         organisation.full_clean()
         organisation.save()
         for user in User.objects.filter(memberships__organisation=organisation).distinct():

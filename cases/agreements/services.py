@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import audit_reasons as reasons
 from accounts.history import audit_context
 from accounts.models import Organisation
 from accounts.permissions import Action, can_attach, require
@@ -95,7 +96,7 @@ def agreement_create(
         }
     if errors:
         raise ValidationError(errors)
-    with audit_context(actor=actor, reason=_("Agreement opened")):
+    with audit_context(actor=actor, reason=reasons.AGREEMENT_OPENED):
         agreement = Agreement(
             municipality=municipality,
             plan_period=plan_period,
@@ -141,7 +142,7 @@ def agreement_save_draft(*, actor, agreement: Agreement, title: str, areas: list
     if not title.strip():
         raise ValidationError({"title": _("Give the agreement a title.")})
     existing = {area.pk: area for area in agreement.areas.filter(removed_at__isnull=True)}
-    with audit_context(actor=actor, reason=_("Draft saved")):
+    with audit_context(actor=actor, reason=reasons.DRAFT_SAVED):
         if agreement.title != title.strip():
             agreement.title = title.strip()
             agreement.save()
@@ -196,9 +197,7 @@ def agreement_submit_for_review(
     require_stage(agreement, Stage.DRAFTING)
     if not agreement.active_areas().exists():
         raise ValidationError(_("Add at least one collaboration area before sending the draft for review."))
-    with audit_context(
-        actor=actor, reason=_("Draft sent for municipal review (round %(round)s)") % {"round": agreement.review_round}
-    ):
+    with audit_context(actor=actor, reason=reasons.draft_sent_for_review(round=agreement.review_round)):
         revision = AgreementRevision.objects.create(
             agreement=agreement,
             round=agreement.review_round,
@@ -222,7 +221,7 @@ def review_accept(*, actor, agreement: Agreement, comment: str = "") -> Agreemen
     require(actor, agreement.municipality, Action.REVIEW)
     agreement = lock_agreement(agreement)
     require_stage(agreement, Stage.REVIEW)
-    with audit_context(actor=actor, reason=_("Draft accepted in municipal review")):
+    with audit_context(actor=actor, reason=reasons.DRAFT_ACCEPTED_IN_REVIEW):
         if comment.strip():
             ReviewComment.objects.create(
                 agreement=agreement, round=agreement.review_round, author=actor, text=comment.strip(), resolved=True
@@ -247,7 +246,7 @@ def review_request_changes(*, actor, agreement: Agreement, comments: list[tuple]
         raise ValidationError(_("A comment concerns an area that is not part of this agreement."))
     with audit_context(
         actor=actor,
-        reason=_("Changes requested in municipal review (round %(round)s)") % {"round": agreement.review_round},
+        reason=reasons.changes_requested_in_review(round=agreement.review_round),
     ):
         created = [
             ReviewComment.objects.create(
@@ -272,7 +271,7 @@ def attachment_add(*, actor, agreement: Agreement, uploaded, kind=Attachment.Kin
     if not can_attach(actor, agreement):
         raise PermissionDenied
     facts = validate_upload(uploaded)
-    with audit_context(actor=actor, reason=_("Attachment added")):
+    with audit_context(actor=actor, reason=reasons.ATTACHMENT_ADDED):
         attachment = Attachment(
             agreement=agreement,
             kind=kind,
@@ -362,8 +361,7 @@ def decision_record(
 
     if minutes_file is not None:
         minutes = attachment_add(actor=actor, agreement=agreement, uploaded=minutes_file, kind=Attachment.Kind.MINUTES)
-    reason = _("%(party)s decision recorded: %(outcome)s") % {"party": party.label, "outcome": outcome.label}
-    with audit_context(actor=actor, reason=reason):
+    with audit_context(actor=actor, reason=reasons.decision_recorded(party=party, outcome=outcome)):
         decision = Decision.objects.create(
             agreement=agreement,
             round=agreement.review_round,
@@ -438,7 +436,7 @@ def signature_record(
         signed_copy = attachment_add(
             actor=actor, agreement=agreement, uploaded=signed_copy_file, kind=Attachment.Kind.SIGNED_COPY
         )
-    with audit_context(actor=actor, reason=_("%(party)s signature recorded") % {"party": party.label}):
+    with audit_context(actor=actor, reason=reasons.signature_recorded(party=party)):
         signature = Signature.objects.create(
             agreement=agreement,
             party=party,
@@ -467,7 +465,7 @@ def agreement_withdraw(*, actor, agreement: Agreement, reason: str) -> Agreement
         )
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the agreement is withdrawn.")})
-    with audit_context(actor=actor, reason=_("Agreement withdrawn: %(reason)s") % {"reason": reason.strip()}):
+    with audit_context(actor=actor, reason=reasons.agreement_withdrawn(reason=reason.strip())):
         agreement.stage = Stage.WITHDRAWN
         agreement.ended_at = timezone.now()
         agreement.end_reason = reason.strip()
@@ -487,7 +485,7 @@ def agreement_close(*, agreement: Agreement) -> Agreement:
     require_stage(agreement, Stage.IN_FORCE)
     if timezone.localdate() <= agreement.plan_period.ends_on:
         raise StepNotAllowed(_("The plan period has not ended yet."))
-    with audit_context(reason=_("Agreement closed at the end of the plan period")):
+    with audit_context(reason=reasons.AGREEMENT_CLOSED):
         agreement.stage = Stage.CLOSED
         agreement.ended_at = timezone.now()
         agreement.end_reason = _("The plan period %(period)s has ended.") % {"period": agreement.plan_period}
@@ -534,9 +532,7 @@ def agreement_copy_areas(*, actor, source: Agreement, target: Agreement) -> list
     require(actor, target.municipality, Action.DRAFT)
     require_stage(target, Stage.DRAFTING)
     copies = []
-    with audit_context(
-        actor=actor, reason=_("Collaboration areas copied from %(case)s") % {"case": source.case_number}
-    ):
+    with audit_context(actor=actor, reason=reasons.areas_copied_from(case_number=source.case_number)):
         for area in source.active_areas().prefetch_related("priorities"):
             copy = CollaborationArea.objects.create(
                 agreement=target,

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import audit_reasons as reasons
 from accounts.history import audit_context
 from accounts.permissions import Action, require
 
@@ -53,7 +54,7 @@ def follow_up_open(*, agreement: Agreement, year: int) -> FollowUp:
         )
     if agreement.follow_ups.filter(year=year).exists():
         raise StepNotAllowed(_("The follow-up for %(year)s is already open.") % {"year": year})
-    with audit_context(reason=_("Follow-up %(year)s opened") % {"year": year}):
+    with audit_context(reason=reasons.follow_up_opened(year=year)):
         follow_up = FollowUp.objects.create(agreement=agreement, year=year)
         for area in agreement.active_areas():
             FollowUpEntry.objects.create(follow_up=follow_up, area=area)
@@ -84,8 +85,8 @@ def follow_up_report(*, actor, follow_up: FollowUp, entries: list[EntryInput], s
             raise ValidationError(
                 _("Write how it is going for every area before handing in: %(areas)s.") % {"areas": ", ".join(missing)}
             )
-    reason = _("Follow-up %(year)s handed in") if submit else _("Follow-up %(year)s saved")
-    with audit_context(actor=actor, reason=reason % {"year": follow_up.year}):
+    reason = (reasons.follow_up_handed_in if submit else reasons.follow_up_saved)(year=follow_up.year)
+    with audit_context(actor=actor, reason=reason):
         for item in entries:
             entry = current[item.area_id]
             progress = FollowUpEntry.Progress(item.progress)
@@ -116,8 +117,8 @@ def follow_up_review(*, actor, follow_up: FollowUp, accept: bool, comment: str =
         raise StepNotAllowed(_("The follow-up is not waiting for review."))
     if not accept and not comment.strip():
         raise ValidationError({"comment": _("Say what is missing, so the municipality can complete it.")})
-    reason = _("Follow-up %(year)s accepted") if accept else _("Follow-up %(year)s returned for completion")
-    with audit_context(actor=actor, reason=reason % {"year": follow_up.year}):
+    reason = (reasons.follow_up_accepted if accept else reasons.follow_up_returned)(year=follow_up.year)
+    with audit_context(actor=actor, reason=reason):
         follow_up.status = FollowUp.Status.ACCEPTED if accept else FollowUp.Status.RETURNED
         follow_up.reviewed_by = actor
         follow_up.reviewed_at = timezone.now()

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import audit_reasons as reasons
 from accounts.history import audit_context
 from accounts.models import Organisation
 from accounts.permissions import Action, can_do_anywhere, require
@@ -159,7 +160,7 @@ def meeting_record(
     if errors:
         raise ValidationError(errors)
 
-    with audit_context(actor=actor, reason=_("Dialogue meeting recorded")):
+    with audit_context(actor=actor, reason=reasons.MEETING_RECORDED):
         meeting = DialogueMeeting(held_on=held_on, place=place, minutes=(minutes or "").strip(), created_by=actor)
         if minutes_file is not None:
             meeting.minutes_file.save(minutes_file.name, minutes_file, save=False)
@@ -194,7 +195,7 @@ def action_point_add(
     errors, agreement = _check_action_point(item, held_on=meeting.held_on, participant_ids=participant_ids)
     if errors:
         raise ValidationError(errors)
-    with audit_context(actor=actor, reason=(reason or "").strip() or _("Action point added to the dialogue meeting")):
+    with audit_context(actor=actor, reason=(reason or "").strip() or reasons.ACTION_POINT_ADDED):
         return _create_action_point(meeting=meeting, item=item, agreement=agreement)
 
 
