@@ -96,12 +96,6 @@ def open_steps_of(agreement):
     return list(_tasks().filter(process__agreementprocess__agreement=agreement, status__in=OPEN).order_by("created"))
 
 
-def step_history_of(agreement):
-    return list(
-        _tasks().filter(process__agreementprocess__agreement=agreement).exclude(status__in=OPEN).order_by("finished")
-    )
-
-
 def steps_of(agreement):
     """(open steps, oldest first; the other steps, in the order they ended) of the
     agreement's human steps, read in one query (the agreement page shows both)."""

@@ -72,18 +72,6 @@ class BaseAreaFormSet(forms.BaseFormSet):
         if index is None or index >= self.initial_form_count():
             form.fields.pop("DELETE", None)
 
-    @property
-    def empty_form(self):
-        form = self.form(
-            auto_id=self.auto_id,
-            prefix=self.add_prefix("__prefix__"),
-            empty_permitted=True,
-            use_required_attribute=False,
-            plan_period=self.plan_period,
-        )
-        self.add_fields(form, None)
-        return form
-
 
 AreaFormSet = forms.formset_factory(AreaForm, formset=BaseAreaFormSet, extra=1, can_delete=True, max_num=50)
 

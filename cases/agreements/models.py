@@ -161,10 +161,6 @@ class Agreement(AuditedModel):
     def is_final(self):
         return self.stage in FINAL_STAGES
 
-    @property
-    def is_editable(self):
-        return self.stage == Stage.DRAFTING
-
     def active_areas(self):
         return self.areas.filter(removed_at__isnull=True)
 
