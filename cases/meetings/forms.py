@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Organisation
 
 from ..forms import DateInput, UploadField, apply_errors
-from ..overview.selectors import swedish_key
+from ..swedish import swedish_key
 from ..widgets import FastSelect
 from .models import ActionPoint
 from .services import ActionPointInput

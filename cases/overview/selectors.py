@@ -27,11 +27,7 @@ from accounts.permissions import scope_by_municipality
 from ..agreements.models import LIVE_STAGES, Agreement, CollaborationArea, PlanPeriod, PlanPriority, Stage
 from ..follow_ups.models import FollowUp, FollowUpEntry
 from ..meetings.models import ActionPoint
-
-
-def swedish_key(text: str) -> str:
-    """Sort key in Swedish alphabetical order (å, ä, ö after z), whatever the database's collation."""
-    return (text or "").lower().translate(str.maketrans({"å": "{", "ä": "|", "ö": "}", "é": "e", "ü": "y"}))
+from ..swedish import swedish_key
 
 
 def _municipalities(user):
