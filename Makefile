@@ -35,9 +35,11 @@ system-deps:
 browser-deps:
 	@./scripts/ensure-debian-packages chromium:chromium
 
-# npm dev dependencies (axe-core for the accessibility scans), exactly as locked.
+# npm dev dependencies (axe-core for the accessibility scans; oidc-provider, the
+# real OpenID provider the sign-in tests run with Node.js), exactly as locked.
 # npm ci empties node_modules first, so the stamp is written after it.
 node_modules/.installed: package.json package-lock.json
+	@./scripts/ensure-debian-packages nodejs:node npm:npm
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

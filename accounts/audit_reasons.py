@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 # ---------------------------------------------------------------------------
-# Users, organisations and memberships (accounts.services)
+# Users, organisations, memberships and sign-in (accounts.services, accounts.enrolment)
 # ---------------------------------------------------------------------------
 
 USER_CREATED = _("User created")
@@ -30,6 +30,30 @@ ORGANISATION_CHANGED_IN_ADMINISTRATION = _("Organisation changed in the administ
 MEMBERSHIP_CREATED = _("Membership created")
 MEMBERSHIP_CHANGED_IN_ADMINISTRATION = _("Changed in the administration")
 DEMO_DATA = _("Demo data (seed_demo)")
+
+
+def first_sign_in_through(*, provider) -> str:
+    """``provider``: the identity provider's name."""
+    return gettext("First sign-in through %(provider)s") % {"provider": provider}
+
+
+def membership_given_at_sign_in(*, provider) -> str:
+    return gettext("Given at sign-in by %(provider)s") % {"provider": provider}
+
+
+def membership_ended_at_sign_in(*, provider) -> str:
+    return gettext("Ended at sign-in: %(provider)s no longer gives this role") % {"provider": provider}
+
+
+def enrolment_code_handed_out(*, reason) -> str:
+    """``reason``: the administrator's own words."""
+    return gettext("Enrolment code for two-step verification handed out: %(reason)s") % {"reason": reason}
+
+
+def two_factor_reset(*, reason) -> str:
+    """``reason``: the administrator's own words."""
+    return gettext("Two-step verification reset: %(reason)s") % {"reason": reason}
+
 
 # ---------------------------------------------------------------------------
 # Agreements (cases.agreements.services, workflows.services)

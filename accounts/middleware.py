@@ -56,7 +56,17 @@ class TwoFactorRequiredMiddleware:
     they have none yet. Install after django_otp's OTPMiddleware and Django's
     MessageMiddleware."""
 
-    EXEMPT_URL_NAMES = ("login", "logout", "set_language", "accounts:two_factor_verify", "accounts:two_factor_setup")
+    EXEMPT_URL_NAMES = (
+        "login",
+        "logout",
+        "set_language",
+        "accounts:two_factor_verify",
+        "accounts:two_factor_setup",
+        "accounts:two_factor_recovery",
+        "accounts:enrolment_request",
+    )
+    # Pages with arguments in their path (the enrolment link carries its token).
+    EXEMPT_VIEW_NAMES = ("accounts:enrolment_link",)
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -82,7 +92,7 @@ class TwoFactorRequiredMiddleware:
 
     def _is_exempt(self, path):
         from django.conf import settings
-        from django.urls import NoReverseMatch, reverse
+        from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
         static_url = "/" + settings.STATIC_URL.lstrip("/") if settings.STATIC_URL else None
         if static_url and path.startswith(static_url):
@@ -93,7 +103,10 @@ class TwoFactorRequiredMiddleware:
                     return True
             except NoReverseMatch:
                 continue
-        return False
+        try:
+            return resolve(path).view_name in self.EXEMPT_VIEW_NAMES
+        except Resolver404:
+            return False
 
 
 class IdleSessionMiddleware:

@@ -397,6 +397,7 @@ def sync_user_groups(user):
     if user.is_staff != is_admin and not user.is_superuser:
         user.is_staff = is_admin
         user.save(update_fields=["is_staff"])
+    forget_grants(user)  # the caller's user object asks afresh, as the next request will
 
 
 # ----------------------------------------------------------------------------
@@ -424,3 +425,36 @@ def requires_two_factor(user):
     if user.is_superuser and Role.ADMINISTRATOR in required:
         return True
     return bool(roles_of(user) & required)
+
+
+def sign_in_providers_of(user):
+    """The identity providers of the organisations ``user`` holds an active
+    role in (accounts.providers; empty when none has one)."""
+    from .providers import providers_by_organisation
+
+    by_organisation = providers_by_organisation()
+    found = []
+    for membership in _active_memberships(user):
+        for provider in by_organisation.get(membership.organisation_id, ()):
+            if provider not in found:
+                found.append(provider)
+    return found
+
+
+def may_use_password(user):
+    """May ``user`` sign in with a password?
+
+    Yes, unless they hold a role in an organisation that signs in through its
+    own identity provider: then only when an administrator has allowed it, for
+    that organisation (``Organisation.password_sign_in_allowed``) or for this
+    user (``User.password_sign_in_allowed``)."""
+    if user is None or getattr(user, "password_sign_in_allowed", False):
+        return True
+    from .providers import providers_by_organisation
+
+    by_organisation = providers_by_organisation()
+    return all(
+        m.organisation.password_sign_in_allowed
+        for m in _active_memberships(user)
+        if m.organisation_id in by_organisation
+    )

@@ -142,6 +142,28 @@ AXES_VERBOSE = False
 # enough. The local demo and the test settings turn the requirement off.
 SAMVERKAN_REQUIRE_2FA_ROLES = ["coordinator", "administrator"]
 OTP_TOTP_ISSUER = "Samverkan"
+# Setting up the first authenticator app needs more than the password: a
+# one-time link e-mailed to the account's address, valid ENROLMENT_LINK_MINUTES
+# (default 30), or a one-time code an administrator hands out, valid
+# ENROLMENT_CODE_HOURS (default 72). See accounts/enrolment.py.
+ENROLMENT_LINK_MINUTES = env.int("ENROLMENT_LINK_MINUTES", default=30)
+ENROLMENT_CODE_HOURS = env.int("ENROLMENT_CODE_HOURS", default=72)
+
+# Sign-in through the organisations' own identity providers (OpenID Connect).
+# OIDC_PROVIDERS: comma-separated keys, e.g. "dalarna,falun"; each key's
+# settings in OIDC_<KEY>_ISSUER, _CLIENT_ID, _CLIENT_SECRET, _DOMAINS (e-mail
+# domains it vouches for), and optionally _NAME, _ROLES (the claim → role
+# mapping), _ORGANISATIONS, _GROUPS_CLAIM, _EMAIL_CLAIM, _SUBJECT_CLAIM,
+# _MFA_AMR, _MFA_ACR, _SCOPES, _USERINFO, _TIMEOUT. Documented in the README
+# (Settings, and the Entra ID recipe) and in accounts/providers.py.
+try:
+    from accounts.providers import ProviderConfigError, providers_from_env
+
+    SAMVERKAN_OIDC_PROVIDERS = providers_from_env(env)
+except ProviderConfigError as _error:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(str(_error)) from _error
 
 # Swedish by default, English selectable.
 LANGUAGE_CODE = "sv"

@@ -50,6 +50,15 @@ POLICY = {
     "accounts:two_factor_setup": "auth",
     "accounts:two_factor_verify": "auth",
     "accounts:two_factor_disable": "auth",
+    "accounts:two_factor_recovery": "auth",
+    "accounts:recovery_codes": "auth",
+    "accounts:enrolment_request": "auth",
+    "accounts:enrolment_link": "auth",
+    "accounts:sign_ins": "auth",
+    "accounts:sessions_end": "auth",
+    # Signing in through an organisation's identity provider: before anyone is signed in.
+    "accounts:oidc_login": "public",
+    "accounts:oidc_callback": "public",
     "workflows:inbox": "auth",
     "workflows:queue": "auth",
     "workflows:archive": "auth",
@@ -80,9 +89,12 @@ POLICY = {
     "workflows:coverage": "auth",
 }
 # Tables that a request may legitimately write to without changing any data:
-# sessions, sign-in events and lock-out bookkeeping, the record of exports.
+# sessions (and our record of them), sign-in events and lock-out bookkeeping,
+# one-time enrolment links asked for by the user, the record of exports.
 VOLATILE_TABLES = {
     "django_session",
+    "accounts_usersession",
+    "accounts_enrolmenttoken",
     "accounts_signinevent",
     "axes_accessattempt",
     "axes_accesslog",
@@ -211,6 +223,10 @@ def urls_for(name, route, world):
         ]
     if name == "workflows:attachment":
         return [reverse(name, args=[world["attachment"].pk])]
+    if name == "accounts:enrolment_link":
+        return [reverse(name, args=["no-such-link"])]
+    if name in ("accounts:oidc_login", "accounts:oidc_callback"):
+        return [reverse(name, args=["no-such-provider"])]
     if name in ("workflows:meeting", "workflows:meeting_minutes", "workflows:action_point_add"):
         return [reverse(name, args=[world["meeting"].pk])]
     if name == "workflows:action_point_status":

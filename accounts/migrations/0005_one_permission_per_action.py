@@ -40,7 +40,7 @@ def grant_new_permissions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_signinevent"),
+        ("accounts", "0004_sign_in_providers_sessions_enrolment"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
