@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import audit_reasons as reasons
 from . import enrolment, services, two_factor
 from .forms import ResetReasonForm
 from .models import MappingProblem, Membership, Organisation, User
@@ -150,7 +151,7 @@ class MembershipAdmin(NoDeleteMixin, SimpleHistoryAdmin):
         return ["user", "organisation", "role", "source", "source_provider", "created_at"] if obj else ["created_at"]
 
     def save_model(self, request, obj, form, change):
-        reason = _("Changed in the administration")
+        reason = reasons.MEMBERSHIP_CHANGED_IN_ADMINISTRATION
         if not change:
             created = services.membership_create(
                 actor=request.user, user=obj.user, organisation=obj.organisation, role=obj.role, reason=reason
@@ -168,6 +169,9 @@ class OrganisationAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     list_display = ["name", "kind", "kommunkod", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "kommunkod"]
+
+    def save_model(self, request, obj, form, change):
+        services.organisation_update(actor=request.user, organisation=obj)
 
 
 @admin.register(MappingProblem)

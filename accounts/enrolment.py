@@ -29,9 +29,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import audit_reasons as reasons
 from .emails import send_account_email
 from .history import audit_context
 from .models import EnrolmentToken, RecoveryCode, SignInEvent, User
@@ -175,9 +175,7 @@ def code_create(*, actor, user, reason):
         created_by=actor,
         expires_at=now + timedelta(hours=code_hours()),
     )
-    with audit_context(
-        actor=actor, reason=_("Enrolment code for two-step verification handed out: %(reason)s") % {"reason": reason}
-    ):
+    with audit_context(actor=actor, reason=reasons.enrolment_code_handed_out(reason=reason)):
         user.save()
     return code
 
@@ -254,7 +252,7 @@ def two_factor_reset(*, actor, user, reason):
     for token in _usable(user):
         token.revoked_at = now
         token.save(update_fields=["revoked_at"])
-    with audit_context(actor=actor, reason=_("Two-step verification reset: %(reason)s") % {"reason": reason.strip()}):
+    with audit_context(actor=actor, reason=reasons.two_factor_reset(reason=reason.strip())):
         user.save()
     send_account_email(user=user, template="two_factor_reset", context={"actor": actor, "reason": reason.strip()})
     log.info("Two-step verification of user %s reset by %s (%d devices).", user.pk, getattr(actor, "pk", None), devices)

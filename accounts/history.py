@@ -36,10 +36,6 @@ _current = contextvars.ContextVar("samverkan_audit_context", default=AuditContex
 _deferred = contextvars.ContextVar("samverkan_deferred_history", default=None)
 
 
-def current_audit_context() -> AuditContext:
-    return _current.get()
-
-
 @contextmanager
 def audit_context(**changes):
     """Add to the audit context for the duration of the block.

@@ -5,8 +5,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .audited_models import AppendOnlyModel, AuditedModel, AuditedQuerySet
 from .history import audited_history
-from .querysets import AppendOnlyModel, AuditedModel, AuditedQuerySet
 
 
 class UserManager(BaseUserManager.from_queryset(AuditedQuerySet)):
@@ -120,19 +120,23 @@ class Organisation(AuditedModel):
                 name="municipality_has_kommunkod",
             ),
         ]
-        # Object permissions, granted by accounts.permissions on a
-        # municipality's row to that municipality's groups (never per agreement).
+        # One permission per action of accounts.permissions (ACTION_PERMISSIONS): granted
+        # by it on a municipality's row to that municipality's groups (never per
+        # agreement), or model-wide to the groups of the region roles.
         permissions = [
             ("view_municipality_cases", "Can view the municipality's agreements"),
             ("review_agreement", "Can review the municipality's draft agreements"),
             ("record_municipal_decision", "Can record the municipality's decision"),
             ("sign_for_municipality", "Can sign for the municipality"),
             ("report_follow_up", "Can write the municipality's follow-ups"),
-            # Region-wide permissions, granted model-wide to the region's coordinators.
+            # The region's actions: held model-wide by the region roles' groups.
             ("coordinate_agreements", "Can draft and drive agreements for every municipality"),
             ("record_region_decision", "Can record the region's decision"),
             ("sign_for_region", "Can sign for the region"),
             ("review_follow_up", "Can review follow-ups"),
+            ("record_dialogue_meetings", "Can record dialogue meetings and their action points"),
+            ("read_audit_log", "Can read and export the audit log"),
+            ("administer_accounts", "Can manage users, organisations and memberships"),
         ]
 
     def __str__(self):

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from . import audit_reasons as reasons
 from . import permissions
 from .history import audit_context
 from .middleware import client_ip
@@ -16,7 +17,7 @@ from .models import ExternalIdentity, MappingProblem, Membership, Organisation, 
 
 @transaction.atomic
 def user_create(*, actor, email, full_name, title="", password=None, reason="") -> User:
-    with audit_context(actor=actor, reason=reason or _("User created")):
+    with audit_context(actor=actor, reason=reason or reasons.USER_CREATED):
         user = User(email=email, full_name=full_name, title=title)
         if password:
             user.set_password(password)
@@ -44,7 +45,7 @@ def membership_create(
     """Give ``user`` a role in ``organisation``. A role that does not fit the
     organisation raises ValidationError. ``source``: granted by hand (the
     default) or from an identity provider's claims (``source_provider``)."""
-    with audit_context(actor=actor, reason=reason or _("Membership created")):
+    with audit_context(actor=actor, reason=reason or reasons.MEMBERSHIP_CREATED):
         membership = Membership(
             user=user, organisation=organisation, role=role, source=source, source_provider=source_provider
         )
@@ -78,11 +79,23 @@ def membership_reactivate(*, actor, membership: Membership, reason) -> Membershi
 def user_update(*, actor, user: User, reason="") -> User:
     """Save a user edited in the administration and re-derive their permissions
     (deactivation ends their access at the next request)."""
-    with audit_context(actor=actor, reason=reason or _("User changed in the administration")):
+    with audit_context(actor=actor, reason=reason or reasons.USER_CHANGED_IN_ADMINISTRATION):
         user.full_clean()
         user.save()
         permissions.sync_user_groups(user)
     return user
+
+
+@transaction.atomic
+def organisation_update(*, actor, organisation: Organisation, reason="") -> Organisation:
+    """Save an organisation edited in the administration. Its members' grants are
+    derived again: a deactivated organisation's memberships no longer count."""
+    with audit_context(actor=actor, reason=reason or reasons.ORGANISATION_CHANGED_IN_ADMINISTRATION):
+        organisation.full_clean()
+        organisation.save()
+        for user in User.objects.filter(memberships__organisation=organisation).distinct():
+            permissions.sync_user_groups(user)
+    return organisation
 
 
 def sign_in_event_record(*, kind, request=None, user=None, email="", method="", detail="") -> SignInEvent:
@@ -160,7 +173,7 @@ def provider_sign_in(*, provider, claims) -> ProviderSignIn:
         if not email or not provider.email_domain_allowed(email):
             raise SignInRefused("e-mail address outside the provider's domains", email)
         user = User.objects.filter(email__iexact=email).first()
-        reason = _("First sign-in through %(provider)s") % {"provider": provider.name}
+        reason = reasons.first_sign_in_through(provider=provider.name)
         if user is None:
             full_name = str(claims.get("name") or "").strip() or email
             user = user_create(actor=None, email=email, full_name=full_name[:200], reason=reason)
@@ -188,8 +201,8 @@ def _provider_memberships_sync(*, provider, user, claims, email):
         else:
             wanted.setdefault((organisation.pk, rule.role), (organisation, rule))
 
-    reason_end = _("Ended at sign-in: %(provider)s no longer gives this role") % {"provider": provider.name}
-    reason_give = _("Given at sign-in by %(provider)s") % {"provider": provider.name}
+    reason_end = reasons.membership_ended_at_sign_in(provider=provider.name)
+    reason_give = reasons.membership_given_at_sign_in(provider=provider.name)
     active = list(Membership.objects.select_for_update().filter(user=user, is_active=True))
     for membership in active:
         is_ours = membership.source == Membership.Source.PROVIDER and membership.source_provider == provider.key

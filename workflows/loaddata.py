@@ -24,7 +24,7 @@ How it is fast
 --------------
 Reference data (organisations, plan periods, users, memberships) is small and
 goes through the ORM: ``bulk_create`` inside the one escape hatch,
-``accounts.querysets.bulk_writes_allowed()``, with simple-history's
+``accounts.audited_models.bulk_writes_allowed()``, with simple-history's
 ``bulk_create_with_history`` for their history, and the groups and guardian
 permissions through ``accounts.permissions`` itself. The volume (agreements
 and everything hanging off them) is written as PostgreSQL COPY text into
@@ -61,9 +61,10 @@ from simple_history.utils import bulk_create_with_history
 from viewflow.workflow.models import Process, Task
 
 from accounts import permissions
+from accounts.audited_models import bulk_writes_allowed
 from accounts.models import Membership, Organisation, Role, User
-from accounts.querysets import bulk_writes_allowed
 from cases.audit.sql import KEEP_TIME_SETTING, keep_time_session
+from cases.follow_ups.services import follow_up_date
 from cases.models import (
     Agreement,
     AgreementRevision,
@@ -79,7 +80,6 @@ from cases.models import (
     Signature,
     Stage,
 )
-from cases.services import follow_up_date
 
 from .demo import SAMPLE_AREAS
 from .flows import AgreementFlow

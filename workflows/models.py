@@ -2,8 +2,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Process, Task
 
+from accounts.audited_models import AuditedModel
 from accounts.history import audited_history
-from accounts.querysets import AuditedModel
 
 
 class AgreementProcess(Process):

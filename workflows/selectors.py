@@ -8,9 +8,8 @@ from viewflow.workflow.status import STATUS
 from accounts.permissions import action_scope, visible_municipality_ids
 
 from .flows import AgreementFlow
-from .nodes import AgreementStep
+from .nodes import OPEN, AgreementStep
 
-OPEN = (STATUS.NEW, STATUS.ASSIGNED)
 AGREEMENT = "process__agreementprocess__agreement"
 
 
@@ -30,7 +29,7 @@ def _tasks():
     return _human_steps().select_related(f"{AGREEMENT}__municipality", "deadline", "owner")
 
 
-class Rows:
+class IdsThenRows:
     """A list of steps for the Paginator, read in two steps: the page's ids
     through ``queryset`` without its joins for display (it counts and
     orders), then those rows in full. At national scale a coordinator's queue
@@ -95,12 +94,6 @@ def archive(user):
 
 def open_steps_of(agreement):
     return list(_tasks().filter(process__agreementprocess__agreement=agreement, status__in=OPEN).order_by("created"))
-
-
-def step_history_of(agreement):
-    return list(
-        _tasks().filter(process__agreementprocess__agreement=agreement).exclude(status__in=OPEN).order_by("finished")
-    )
 
 
 def steps_of(agreement):

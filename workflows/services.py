@@ -11,9 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.status import STATUS
 
+from accounts import audit_reasons as reasons
 from accounts.history import audit_context
 from accounts.permissions import Action, can_act_for, can_do_anywhere
-from cases import services as case_services
+from cases.agreements import services as case_services
 from cases.exceptions import StepNotAllowed
 
 from .flows import AgreementFlow
@@ -26,7 +27,7 @@ def agreement_open(*, actor, municipality, plan_period, title, predecessor=None)
     agreement = case_services.agreement_create(
         actor=actor, municipality=municipality, plan_period=plan_period, title=title, predecessor=predecessor
     )
-    with audit_context(actor=actor, reason=_("Agreement opened")):
+    with audit_context(actor=actor, reason=reasons.AGREEMENT_OPENED):
         AgreementFlow.start.run(agreement=agreement)
     return agreement
 

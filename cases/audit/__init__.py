@@ -17,5 +17,5 @@
   maintenance session, so that ``transaction=True`` tests can empty the database.
 
 The code-level half (querysets that refuse bulk writes and deletion) lives in
-``accounts.querysets``, the lowest layer.
+``accounts.audited_models``, the lowest layer.
 """

@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.querysets import AppendOnlyModel
+from accounts.audited_models import AppendOnlyModel
 
 
 class AuditExport(AppendOnlyModel):

@@ -14,7 +14,7 @@ from django.apps import apps as global_apps
 from django.core.exceptions import FieldDoesNotExist
 from simple_history.models import HistoricalChanges
 
-from accounts.querysets import AppendOnlyModel
+from accounts.audited_models import AppendOnlyModel
 
 from . import sql
 

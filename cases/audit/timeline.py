@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from viewflow.workflow.models import Task
 
 from accounts.models import User
-from cases.compare import mark_words
+from cases.agreements.compare import mark_words
 from cases.models import Agreement
 
 from . import log

@@ -102,6 +102,9 @@ AUTHENTICATION_BACKENDS = [
 # Guardian's anonymous user would be a row in our user table; we need none.
 ANONYMOUS_USER_NAME = None
 GUARDIAN_MONKEY_PATCH_USER = False
+# Guardian's checker reads a user's object permissions once per user object
+# (per request); accounts.permissions.grants_of fills that cache in its one query.
+GUARDIAN_AUTO_PREFETCH = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -144,7 +144,7 @@ def world(coordinator, mora_head, falun_head):
     """A Mora agreement with everything hanging off it, and a Falun one."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from cases import services
+    from cases.agreements import services
 
     mora = agreement_in_stage(Stage.APPROVAL, "Mora", coordinator=coordinator, head=mora_head)
     falun = agreement_in_stage(Stage.REVIEW, "Falun", coordinator=coordinator, head=falun_head)
@@ -155,7 +155,7 @@ def world(coordinator, mora_head, falun_head):
     )
     meeting = action_point = None
     try:
-        from cases import meetings
+        from cases.meetings import services as meetings
 
         meeting = meetings.meeting_record(
             actor=coordinator,

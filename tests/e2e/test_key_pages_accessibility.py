@@ -26,7 +26,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from accounts.models import Role
-from cases.meetings import ActionPointInput, meeting_record
+from cases.meetings.services import ActionPointInput, meeting_record
 from cases.models import Stage
 from tests.factories import agreement_in_stage, municipality, user_with_role
 from workflows.flows import AgreementFlow

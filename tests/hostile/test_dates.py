@@ -198,7 +198,7 @@ def test_the_dates_of_dialogue_meetings(coordinator, coordinator_client, falun_h
                 undone(lambda data=data: coordinator_client.post(reverse("workflows:meeting_new"), data)),
                 f"meeting {held_on}/{due_on}",
             )
-    from cases.models_living import DialogueMeeting
+    from cases.models import DialogueMeeting
 
     data = meeting_post(held_on=datetime.date(2026, 5, 1), participants=("Falun",), minutes="Protokoll")
     assert coordinator_client.post(reverse("workflows:meeting_new"), data).status_code == 302

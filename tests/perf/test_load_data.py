@@ -23,9 +23,10 @@ from viewflow.workflow.models import Task
 
 from accounts.models import Membership, Organisation, Role, User
 from accounts.permissions import sync_user_groups
-from cases import services as case_services
+from cases.agreements import services as case_services
 from cases.audit import log
 from cases.audit.verify import verify_audit
+from cases.follow_ups import services as follow_up_services
 from cases.models import Agreement, Decision, Party, PlanPeriod, Stage
 from tests.factories import municipality
 from tests.perf.conftest import at, load_rows, story_from_script
@@ -230,13 +231,15 @@ def run_real(script, *, organisation, coordinator, head, time_machine):
             submit, narrative = args
             follow_up = agreement.follow_ups.order_by("-year").first()
             entries = [
-                case_services.EntryInput(area_id=e.area_id, progress="on_track", narrative=narrative)
+                follow_up_services.EntryInput(area_id=e.area_id, progress="on_track", narrative=narrative)
                 for e in follow_up.entries.all()
             ]
             step(
                 "write_follow_up",
                 head,
-                lambda: case_services.follow_up_report(actor=head, follow_up=follow_up, entries=entries, submit=submit),
+                lambda: follow_up_services.follow_up_report(
+                    actor=head, follow_up=follow_up, entries=entries, submit=submit
+                ),
                 complete=submit,
             )
         elif action == "review_fu":
@@ -245,7 +248,7 @@ def run_real(script, *, organisation, coordinator, head, time_machine):
             step(
                 "review_follow_up",
                 coordinator,
-                lambda: case_services.follow_up_review(
+                lambda: follow_up_services.follow_up_review(
                     actor=coordinator,
                     follow_up=follow_up,
                     accept=accept,

@@ -9,7 +9,7 @@ from django.test import Client
 from viewflow.workflow.models import Task
 
 from accounts.models import Role
-from cases import services
+from cases.agreements import services
 from cases.models import Agreement, AgreementRevision, Stage
 from tests.factories import agreement_in_stage, user_with_role
 from tests.factories.accounts import PASSWORD
@@ -18,7 +18,7 @@ from tests.workflows.helpers import draft_post, open_task, step_url
 
 def snapshot(agreement):
     """Everything a step could have touched."""
-    from accounts.querysets import AuditedModel  # noqa: F401 (all audited models register history)
+    from accounts.audited_models import AuditedModel  # noqa: F401 (all audited models register history)
     from cases.models import Agreement as A
 
     return {

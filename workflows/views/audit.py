@@ -22,10 +22,9 @@ from accounts.models import Organisation, SignInEvent, User
 from accounts.permissions import can_read_audit, visible_municipality_ids
 from cases.audit import asof, export, log, timeline
 from cases.audit.models import AuditExport
+from cases.forms import DateInput
 from cases.models import PlanPeriod
-
-from ..forms import DateInput
-from ..widgets import FastSelect
+from cases.widgets import FastSelect
 
 TIMELINE_PAGE_SIZE = 50
 LOG_PAGE_SIZE = 50

@@ -22,16 +22,18 @@ from accounts.permissions import (
     visible_municipality_ids,
     who_can,
 )
-from cases import selectors as case_selectors
-from cases import services as case_services
+from cases.agreements import selectors as case_selectors
+from cases.agreements import services as case_services
+from cases.agreements.forms import AgreementFilterForm, AttachmentForm, OpenAgreementForm, WithdrawForm
+from cases.agreements.services import RENEWABLE_STAGES
 from cases.exceptions import StepNotAllowed
+from cases.forms import apply_errors
+from cases.meetings.selectors import dialogue_for_agreement
 from cases.models import FollowUpEntry
-from cases.overview import dialogue_for_agreement
-from cases.services import RENEWABLE_STAGES
 
 from .. import selectors, services
-from ..forms import AgreementFilterForm, AttachmentForm, DueDateForm, OpenAgreementForm, WithdrawForm, apply_errors
-from .dispatch import conflict
+from ..forms import DueDateForm
+from .conflict import conflict
 from .overview import own_overview
 
 PAGE_SIZE = 50
@@ -43,7 +45,7 @@ def _page(request, queryset):
 
 @login_required
 def inbox(request):
-    tasks = _page(request, selectors.Rows(selectors.inbox(request.user)))
+    tasks = _page(request, selectors.IdsThenRows(selectors.inbox(request.user)))
     return render(
         request,
         "workflows/inbox.html",
@@ -53,13 +55,13 @@ def inbox(request):
 
 @login_required
 def queue(request):
-    tasks = _page(request, selectors.Rows(selectors.queue(request.user)))
+    tasks = _page(request, selectors.IdsThenRows(selectors.queue(request.user)))
     return render(request, "workflows/queue.html", {"page": tasks, "today": timezone.localdate(), "tab": "queue"})
 
 
 @login_required
 def archive(request):
-    tasks = _page(request, selectors.Rows(selectors.archive(request.user)))
+    tasks = _page(request, selectors.IdsThenRows(selectors.archive(request.user)))
     return render(request, "workflows/archive.html", {"page": tasks, "tab": "archive"})
 
 
@@ -99,7 +101,7 @@ def agreement_detail(request, pk):
     open_steps, done_steps = selectors.steps_of(agreement)
     for task in open_steps:
         task.node = task.flow_task
-        task.can_take = task.node.can_take(request.user, task, agreement.municipality)
+        task.can_take = task.node.can_execute(request.user, task, agreement.municipality)
         task.overdue = selectors.is_overdue(task)
         task.who = task.owner.full_name if task.owner else who_can(task.node.action, agreement.municipality)
     is_coordinator = can_act_for(request.user, agreement.municipality, Action.DRAFT)

@@ -1,9 +1,10 @@
-"""Reads of agreements, always scoped to the user who asks."""
+"""Reads of agreements, always scoped to the user who asks, and of the plan periods."""
 
 from django.db.models import Prefetch, Q
 from django.http import Http404
+from django.utils import timezone
 
-from .models import Agreement, Attachment, CollaborationArea, Decision, ReviewComment, Signature
+from .models import Agreement, Attachment, CollaborationArea, Decision, PlanPeriod, ReviewComment, Signature
 
 
 def agreements_for(user, *, q="", plan_period=None, municipality=None, stage=""):
@@ -48,3 +49,19 @@ def attachment_for(user, pk) -> Attachment:
         return Attachment.objects.select_related("agreement").get(pk=pk, agreement__in=Agreement.objects.for_user(user))
     except (Attachment.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
+
+
+def plan_periods():
+    """Every plan period, newest first (one query; pass the list on to spare more)."""
+    return list(PlanPeriod.objects.order_by("-starts_on"))
+
+
+def default_plan_period(today=None, periods=None) -> PlanPeriod | None:
+    """The period that contains today; else the latest one open for agreements; else the latest."""
+    today = today or timezone.localdate()
+    periods = plan_periods() if periods is None else sorted(periods, key=lambda p: p.starts_on, reverse=True)
+    return (
+        next((p for p in periods if p.contains(today)), None)
+        or next((p for p in periods if p.is_active), None)
+        or (periods[0] if periods else None)
+    )

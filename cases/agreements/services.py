@@ -16,13 +16,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import audit_reasons as reasons
 from accounts.history import audit_context
 from accounts.models import Organisation
-from accounts.permissions import Action, can_act_for, can_attach
+from accounts.permissions import Action, can_attach, require
 
+from ..exceptions import StepNotAllowed
+from ..files import validate_upload
 from .compare import snapshot
-from .exceptions import StepNotAllowed
-from .files import validate_upload
 from .models import (
     Agreement,
     AgreementRevision,
@@ -30,8 +31,6 @@ from .models import (
     CaseNumberSequence,
     CollaborationArea,
     Decision,
-    FollowUp,
-    FollowUpEntry,
     Party,
     PlanPeriod,
     ReviewComment,
@@ -40,15 +39,7 @@ from .models import (
 )
 
 
-def _require(actor, municipality, action):
-    if not can_act_for(actor, municipality, action):
-        raise PermissionDenied(
-            _("You may not %(action)s for %(municipality)s.")
-            % {"action": Action(action).label, "municipality": municipality}
-        )
-
-
-def _require_stage(agreement, *stages):
+def require_stage(agreement, *stages):
     if agreement.stage not in stages:
         raise StepNotAllowed(
             _("The agreement is now at the stage “%(stage)s”; this step cannot be taken.")
@@ -56,7 +47,7 @@ def _require_stage(agreement, *stages):
         )
 
 
-def _locked(agreement):
+def lock_agreement(agreement):
     """Re-read the agreement under a row lock, so two steps on it run one after the other.
     Its municipality and plan period come along (not locked: they do not change)."""
     return (
@@ -90,7 +81,7 @@ def agreement_create(
     *, actor, municipality: Organisation, plan_period: PlanPeriod, title: str, predecessor: Agreement | None = None
 ) -> Agreement:
     """Open a new agreement in drafting for a municipality and plan period."""
-    _require(actor, municipality, Action.DRAFT)
+    require(actor, municipality, Action.DRAFT)
     errors = {}
     if not municipality.is_municipality or not municipality.is_active:
         errors["municipality"] = _("Choose one of the county's municipalities.")
@@ -105,7 +96,7 @@ def agreement_create(
         }
     if errors:
         raise ValidationError(errors)
-    with audit_context(actor=actor, reason=_("Agreement opened")):
+    with audit_context(actor=actor, reason=reasons.AGREEMENT_OPENED):
         agreement = Agreement(
             municipality=municipality,
             plan_period=plan_period,
@@ -145,13 +136,13 @@ class AreaInput:
 def agreement_save_draft(*, actor, agreement: Agreement, title: str, areas: list[AreaInput]) -> Agreement:
     """Save the draft's title and collaboration areas (any number of times).
     A removed area is kept, marked removed."""
-    _require(actor, agreement.municipality, Action.DRAFT)
-    agreement = _locked(agreement)
-    _require_stage(agreement, Stage.DRAFTING)
+    require(actor, agreement.municipality, Action.DRAFT)
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.DRAFTING)
     if not title.strip():
         raise ValidationError({"title": _("Give the agreement a title.")})
     existing = {area.pk: area for area in agreement.areas.filter(removed_at__isnull=True)}
-    with audit_context(actor=actor, reason=_("Draft saved")):
+    with audit_context(actor=actor, reason=reasons.DRAFT_SAVED):
         if agreement.title != title.strip():
             agreement.title = title.strip()
             agreement.save()
@@ -199,16 +190,14 @@ def agreement_submit_for_review(
 ) -> AgreementRevision:
     """Freeze the draft (saved first, when its text is given) as this round's
     revision and send it to the municipality."""
-    _require(actor, agreement.municipality, Action.DRAFT)
+    require(actor, agreement.municipality, Action.DRAFT)
     if title is not None:
         agreement_save_draft(actor=actor, agreement=agreement, title=title, areas=areas or [])
-    agreement = _locked(agreement)
-    _require_stage(agreement, Stage.DRAFTING)
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.DRAFTING)
     if not agreement.active_areas().exists():
         raise ValidationError(_("Add at least one collaboration area before sending the draft for review."))
-    with audit_context(
-        actor=actor, reason=_("Draft sent for municipal review (round %(round)s)") % {"round": agreement.review_round}
-    ):
+    with audit_context(actor=actor, reason=reasons.draft_sent_for_review(round=agreement.review_round)):
         revision = AgreementRevision.objects.create(
             agreement=agreement,
             round=agreement.review_round,
@@ -229,10 +218,10 @@ def agreement_submit_for_review(
 @transaction.atomic
 def review_accept(*, actor, agreement: Agreement, comment: str = "") -> Agreement:
     """The municipality accepts the draft; it goes to political approval."""
-    _require(actor, agreement.municipality, Action.REVIEW)
-    agreement = _locked(agreement)
-    _require_stage(agreement, Stage.REVIEW)
-    with audit_context(actor=actor, reason=_("Draft accepted in municipal review")):
+    require(actor, agreement.municipality, Action.REVIEW)
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.REVIEW)
+    with audit_context(actor=actor, reason=reasons.DRAFT_ACCEPTED_IN_REVIEW):
         if comment.strip():
             ReviewComment.objects.create(
                 agreement=agreement, round=agreement.review_round, author=actor, text=comment.strip(), resolved=True
@@ -246,9 +235,9 @@ def review_accept(*, actor, agreement: Agreement, comment: str = "") -> Agreemen
 def review_request_changes(*, actor, agreement: Agreement, comments: list[tuple]) -> list[ReviewComment]:
     """The municipality asks for changes: comments per area (or on the whole),
     and the draft goes back to drafting for a new round."""
-    _require(actor, agreement.municipality, Action.REVIEW)
-    agreement = _locked(agreement)
-    _require_stage(agreement, Stage.REVIEW)
+    require(actor, agreement.municipality, Action.REVIEW)
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.REVIEW)
     comments = [(area, text.strip()) for area, text in comments if text and text.strip()]
     if not comments:
         raise ValidationError(_("Write at least one comment saying what should change."))
@@ -257,7 +246,7 @@ def review_request_changes(*, actor, agreement: Agreement, comments: list[tuple]
         raise ValidationError(_("A comment concerns an area that is not part of this agreement."))
     with audit_context(
         actor=actor,
-        reason=_("Changes requested in municipal review (round %(round)s)") % {"round": agreement.review_round},
+        reason=reasons.changes_requested_in_review(round=agreement.review_round),
     ):
         created = [
             ReviewComment.objects.create(
@@ -282,7 +271,7 @@ def attachment_add(*, actor, agreement: Agreement, uploaded, kind=Attachment.Kin
     if not can_attach(actor, agreement):
         raise PermissionDenied
     facts = validate_upload(uploaded)
-    with audit_context(actor=actor, reason=_("Attachment added")):
+    with audit_context(actor=actor, reason=reasons.ATTACHMENT_ADDED):
         attachment = Attachment(
             agreement=agreement,
             kind=kind,
@@ -346,9 +335,9 @@ def decision_record(
     """Record one party's political decision. Both approving sends the agreement to
     signing; a rejection or a return sends it back to drafting, or ends it."""
     party = Party(party)
-    _require(actor, agreement.municipality, PARTY_DECISION_ACTION[party])
-    agreement = _locked(agreement)
-    _require_stage(agreement, Stage.APPROVAL)
+    require(actor, agreement.municipality, PARTY_DECISION_ACTION[party])
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.APPROVAL)
     if Decision.objects.filter(agreement=agreement, round=agreement.review_round, party=party).exists():
         raise StepNotAllowed(_("This party's decision has already been recorded."))
     errors = {}
@@ -372,8 +361,7 @@ def decision_record(
 
     if minutes_file is not None:
         minutes = attachment_add(actor=actor, agreement=agreement, uploaded=minutes_file, kind=Attachment.Kind.MINUTES)
-    reason = _("%(party)s decision recorded: %(outcome)s") % {"party": party.label, "outcome": outcome.label}
-    with audit_context(actor=actor, reason=reason):
+    with audit_context(actor=actor, reason=reasons.decision_recorded(party=party, outcome=outcome)):
         decision = Decision.objects.create(
             agreement=agreement,
             round=agreement.review_round,
@@ -430,9 +418,9 @@ def signature_record(
 ) -> Signature:
     """Record one party's signature; with both, the agreement is in force."""
     party = Party(party)
-    _require(actor, agreement.municipality, PARTY_SIGN_ACTION[party])
-    agreement = _locked(agreement)
-    _require_stage(agreement, Stage.SIGNING)
+    require(actor, agreement.municipality, PARTY_SIGN_ACTION[party])
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.SIGNING)
     if agreement.signatures.filter(party=party).exists():
         raise StepNotAllowed(_("This party has already signed."))
     errors = {}
@@ -448,7 +436,7 @@ def signature_record(
         signed_copy = attachment_add(
             actor=actor, agreement=agreement, uploaded=signed_copy_file, kind=Attachment.Kind.SIGNED_COPY
         )
-    with audit_context(actor=actor, reason=_("%(party)s signature recorded") % {"party": party.label}):
+    with audit_context(actor=actor, reason=reasons.signature_recorded(party=party)):
         signature = Signature.objects.create(
             agreement=agreement,
             party=party,
@@ -469,15 +457,15 @@ def signature_record(
 @transaction.atomic
 def agreement_withdraw(*, actor, agreement: Agreement, reason: str) -> Agreement:
     """Withdraw an agreement at any stage before it ends; the reason is kept."""
-    _require(actor, agreement.municipality, Action.WITHDRAW)
-    agreement = _locked(agreement)
+    require(actor, agreement.municipality, Action.WITHDRAW)
+    agreement = lock_agreement(agreement)
     if agreement.is_final:
         raise StepNotAllowed(
             _("The agreement has already ended (%(stage)s).") % {"stage": agreement.get_stage_display()}
         )
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the agreement is withdrawn.")})
-    with audit_context(actor=actor, reason=_("Agreement withdrawn: %(reason)s") % {"reason": reason.strip()}):
+    with audit_context(actor=actor, reason=reasons.agreement_withdrawn(reason=reason.strip())):
         agreement.stage = Stage.WITHDRAWN
         agreement.ended_at = timezone.now()
         agreement.end_reason = reason.strip()
@@ -486,124 +474,18 @@ def agreement_withdraw(*, actor, agreement: Agreement, reason: str) -> Agreement
 
 
 # ---------------------------------------------------------------------------
-# Living agreements: yearly follow-up and closing
+# Closing at the end of the plan period
 # ---------------------------------------------------------------------------
-
-
-def follow_up_date(year: int) -> datetime.date:
-    """The day a year's follow-up opens (settings.FOLLOW_UP_OPENS, "MM-DD")."""
-    month, day = (int(part) for part in settings.FOLLOW_UP_OPENS.split("-"))
-    return datetime.date(year, month, day)
-
-
-def next_follow_up_year(agreement) -> int | None:
-    """The next year of the plan period whose follow-up is still to come, or None.
-    A year counts when its follow-up date falls on or after the day the agreement
-    came into force and within the plan period."""
-    period = agreement.plan_period
-    done = set(agreement.follow_ups.values_list("year", flat=True))
-    start = agreement.in_force_since or timezone.localdate()
-    for year in range(period.starts_on.year, period.ends_on.year + 1):
-        day = follow_up_date(year)
-        if year not in done and start <= day and period.contains(day):
-            return year
-    return None
-
-
-@transaction.atomic
-def follow_up_open(*, agreement: Agreement, year: int) -> "FollowUp":
-    """Open ``year``'s follow-up, with one entry per collaboration area. Run by
-    the process (the timer of the year's follow-up date), so it has no actor."""
-    agreement = _locked(agreement)
-    _require_stage(agreement, Stage.IN_FORCE)
-    period = agreement.plan_period
-    if not period.starts_on.year <= year <= period.ends_on.year:
-        raise ValidationError(
-            {"year": _("%(year)s is outside the plan period %(period)s.") % {"year": year, "period": period}}
-        )
-    if agreement.follow_ups.filter(year=year).exists():
-        raise StepNotAllowed(_("The follow-up for %(year)s is already open.") % {"year": year})
-    with audit_context(reason=_("Follow-up %(year)s opened") % {"year": year}):
-        follow_up = FollowUp.objects.create(agreement=agreement, year=year)
-        for area in agreement.active_areas():
-            FollowUpEntry.objects.create(follow_up=follow_up, area=area)
-    return follow_up
-
-
-@dataclass
-class EntryInput:
-    area_id: int
-    progress: str
-    narrative: str
-
-
-@transaction.atomic
-def follow_up_report(*, actor, follow_up: "FollowUp", entries: list[EntryInput], submit: bool, files=()) -> "FollowUp":
-    """The municipality writes (and, with ``submit``, hands in) its follow-up."""
-    agreement = follow_up.agreement
-    _require(actor, agreement.municipality, Action.REPORT_FOLLOW_UP)
-    follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
-    if follow_up.status not in (FollowUp.Status.OPEN, FollowUp.Status.RETURNED):
-        raise StepNotAllowed(_("The follow-up has already been handed in."))
-    current = {entry.area_id: entry for entry in follow_up.entries.all()}
-    if {e.area_id for e in entries} - set(current):
-        raise ValidationError(_("A collaboration area of the form does not belong to this follow-up."))
-    if submit:
-        missing = [current[e.area_id].area.title for e in entries if not e.narrative.strip()]
-        if missing:
-            raise ValidationError(
-                _("Write how it is going for every area before handing in: %(areas)s.") % {"areas": ", ".join(missing)}
-            )
-    reason = _("Follow-up %(year)s handed in") if submit else _("Follow-up %(year)s saved")
-    with audit_context(actor=actor, reason=reason % {"year": follow_up.year}):
-        for item in entries:
-            entry = current[item.area_id]
-            progress = FollowUpEntry.Progress(item.progress)
-            if (entry.progress, entry.narrative) != (progress, item.narrative.strip()):
-                entry.progress, entry.narrative = progress, item.narrative.strip()
-                entry.save()
-        for uploaded in files:
-            attachment = attachment_add(
-                actor=actor, agreement=agreement, uploaded=uploaded, kind=Attachment.Kind.FOLLOW_UP
-            )
-            attachment.follow_up = follow_up
-            attachment.save()
-        if submit:
-            follow_up.status = FollowUp.Status.SUBMITTED
-            follow_up.submitted_by = actor
-            follow_up.submitted_at = timezone.now()
-            follow_up.save()
-    return follow_up
-
-
-@transaction.atomic
-def follow_up_review(*, actor, follow_up: "FollowUp", accept: bool, comment: str = "") -> "FollowUp":
-    """The coordinator accepts the follow-up, or returns it for completion with a comment."""
-    agreement = follow_up.agreement
-    _require(actor, agreement.municipality, Action.REVIEW_FOLLOW_UP)
-    follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
-    if follow_up.status != FollowUp.Status.SUBMITTED:
-        raise StepNotAllowed(_("The follow-up is not waiting for review."))
-    if not accept and not comment.strip():
-        raise ValidationError({"comment": _("Say what is missing, so the municipality can complete it.")})
-    reason = _("Follow-up %(year)s accepted") if accept else _("Follow-up %(year)s returned for completion")
-    with audit_context(actor=actor, reason=reason % {"year": follow_up.year}):
-        follow_up.status = FollowUp.Status.ACCEPTED if accept else FollowUp.Status.RETURNED
-        follow_up.reviewed_by = actor
-        follow_up.reviewed_at = timezone.now()
-        follow_up.review_comment = comment.strip()
-        follow_up.save()
-    return follow_up
 
 
 @transaction.atomic
 def agreement_close(*, agreement: Agreement) -> Agreement:
     """Close an agreement in force at its plan period's end (run by the process)."""
-    agreement = _locked(agreement)
-    _require_stage(agreement, Stage.IN_FORCE)
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.IN_FORCE)
     if timezone.localdate() <= agreement.plan_period.ends_on:
         raise StepNotAllowed(_("The plan period has not ended yet."))
-    with audit_context(reason=_("Agreement closed at the end of the plan period")):
+    with audit_context(reason=reasons.AGREEMENT_CLOSED):
         agreement.stage = Stage.CLOSED
         agreement.ended_at = timezone.now()
         agreement.end_reason = _("The plan period %(period)s has ended.") % {"period": agreement.plan_period}
@@ -647,12 +529,10 @@ def check_renewal(*, agreement: Agreement, plan_period: PlanPeriod):
 def agreement_copy_areas(*, actor, source: Agreement, target: Agreement) -> list[CollaborationArea]:
     """Copy ``source``'s collaboration areas into ``target``'s draft, linked to
     the originals and to ``target``'s period's matching priorities."""
-    _require(actor, target.municipality, Action.DRAFT)
-    _require_stage(target, Stage.DRAFTING)
+    require(actor, target.municipality, Action.DRAFT)
+    require_stage(target, Stage.DRAFTING)
     copies = []
-    with audit_context(
-        actor=actor, reason=_("Collaboration areas copied from %(case)s") % {"case": source.case_number}
-    ):
+    with audit_context(actor=actor, reason=reasons.areas_copied_from(case_number=source.case_number)):
         for area in source.active_areas().prefetch_related("priorities"):
             copy = CollaborationArea.objects.create(
                 agreement=target,

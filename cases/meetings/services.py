@@ -2,7 +2,7 @@
 meeting with its action points, adding an action point later, and marking one
 done (or open again).
 
-Same shape as cases.services: keyword-only, the acting user passed explicitly,
+Same shape as cases.agreements.services: keyword-only, the acting user passed explicitly,
 atomic, every write inside ``audit_context`` so its history row says who and
 why. Everything is validated before anything is written; bad input raises
 ValidationError keyed by field. In ``meeting_record`` an action point's errors
@@ -17,12 +17,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import audit_reasons as reasons
 from accounts.history import audit_context
 from accounts.models import Organisation
-from accounts.permissions import Action, can_act_for, can_do_anywhere
+from accounts.permissions import Action, can_do_anywhere, require
 
-from .files import validate_upload
-from .models import LIVE_STAGES, ActionPoint, Agreement, CollaborationArea, DialogueMeeting
+from ..agreements.models import LIVE_STAGES, Agreement, CollaborationArea
+from ..files import validate_upload
+from .models import ActionPoint, DialogueMeeting
 
 PLACE_MAX = DialogueMeeting._meta.get_field("place").max_length
 OWNER_MAX = ActionPoint._meta.get_field("owner_name").max_length
@@ -39,20 +41,12 @@ class ActionPointInput:
     area: CollaborationArea | None = None
 
 
-def _require(actor, municipality, action):
-    if not can_act_for(actor, municipality, action):
-        raise PermissionDenied(
-            _("You may not %(action)s for %(municipality)s.")
-            % {"action": Action(action).label, "municipality": municipality}
-        )
-
-
 def _require_meetings(actor, municipalities):
     """The actor records meetings for every municipality concerned."""
     if not can_do_anywhere(actor, Action.MANAGE_MEETINGS):
         raise PermissionDenied(_("You may not record dialogue meetings."))
     for municipality in municipalities:
-        _require(actor, municipality, Action.MANAGE_MEETINGS)
+        require(actor, municipality, Action.MANAGE_MEETINGS)
 
 
 def _agreement_of(municipality, held_on):
@@ -166,7 +160,7 @@ def meeting_record(
     if errors:
         raise ValidationError(errors)
 
-    with audit_context(actor=actor, reason=_("Dialogue meeting recorded")):
+    with audit_context(actor=actor, reason=reasons.MEETING_RECORDED):
         meeting = DialogueMeeting(held_on=held_on, place=place, minutes=(minutes or "").strip(), created_by=actor)
         if minutes_file is not None:
             meeting.minutes_file.save(minutes_file.name, minutes_file, save=False)
@@ -201,7 +195,7 @@ def action_point_add(
     errors, agreement = _check_action_point(item, held_on=meeting.held_on, participant_ids=participant_ids)
     if errors:
         raise ValidationError(errors)
-    with audit_context(actor=actor, reason=(reason or "").strip() or _("Action point added to the dialogue meeting")):
+    with audit_context(actor=actor, reason=(reason or "").strip() or reasons.ACTION_POINT_ADDED):
         return _create_action_point(meeting=meeting, item=item, agreement=agreement)
 
 

@@ -1,5 +1,6 @@
-"""Shared data for the living-agreement tests: agreements in several stages,
-a minutes PDF, and helpers to post the meeting form as a coordinator would."""
+"""Shared data for the tests of the county pages (dialogue meetings, the
+county overview, coverage): agreements in several stages, a minutes PDF, and
+helpers to post the meeting form as a coordinator would."""
 
 import datetime
 

@@ -1,8 +1,7 @@
-"""Forms of the dialogue meetings, the county overview and the coverage page.
-Field-level checks live here; the rules (an action point only for a
-participating municipality, an area of that municipality's agreement, a due
-date not before the meeting) are checked by cases.meetings, whose errors are
-shown next to the field they concern."""
+"""Forms of the dialogue meetings. Field-level checks live here; the rules (an
+action point only for a participating municipality, an area of that
+municipality's agreement, a due date not before the meeting) are checked by
+cases.meetings.services, whose errors are shown next to the field they concern."""
 
 import re
 
@@ -11,12 +10,12 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
-from cases.meetings import ActionPointInput
-from cases.models import LIVE_STAGES, ActionPoint, CollaborationArea, Stage
-from cases.overview import NO_AGREEMENT, SORTS, swedish_key
 
-from .forms import DateInput, UploadField, apply_errors
-from .widgets import FastSelect
+from ..forms import DateInput, UploadField, apply_errors
+from ..swedish import swedish_key
+from ..widgets import FastSelect
+from .models import ActionPoint
+from .services import ActionPointInput
 
 
 def municipality_queryset():
@@ -68,16 +67,6 @@ def area_choices(areas):
         groups.setdefault(label, (swedish_key(agreement.municipality.name), []))[1].append((str(area.pk), area.title))
     ordered = sorted(groups.items(), key=lambda item: (item[1][0], item[0]))
     return [("", _("No particular area"))] + [(label, options) for label, (_key, options) in ordered]
-
-
-def live_areas(municipalities=None):
-    """Areas of agreements in use, for the area select (optionally of some municipalities only)."""
-    queryset = CollaborationArea.objects.filter(
-        removed_at__isnull=True, agreement__stage__in=LIVE_STAGES
-    ).select_related("agreement__municipality", "agreement__plan_period")
-    if municipalities is not None:
-        queryset = queryset.filter(agreement__municipality__in=municipalities)
-    return list(queryset.order_by("agreement_id", "position", "pk"))
 
 
 class ActionPointForm(forms.Form):
@@ -143,7 +132,7 @@ ROW_ERROR = re.compile(rf"^{ACTION_POINT_PREFIX}-(\d+)-(\w+)$")
 
 
 def apply_meeting_errors(form, formset, error: ValidationError, rows):
-    """Put a ValidationError of cases.meetings.meeting_record on the form and the
+    """Put a ValidationError of cases.meetings.services.meeting_record on the form and the
     formset: ``action_points-<n>-<field>`` goes to the n-th filled row (``rows``
     maps n to the formset's form), anything else to the meeting form."""
     if not hasattr(error, "error_dict"):
@@ -167,47 +156,3 @@ class ActionPointStatusForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), max_length=1000, help_text=_("E.g. what was done, or why it is open again.")
     )
-
-
-class PlanPeriodField(forms.ChoiceField):
-    """A plan period chosen from a list the view has read (no query of its own)."""
-
-    widget = FastSelect
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.periods = {}
-
-    def set_periods(self, periods):
-        self.periods = {str(p.pk): p for p in periods}
-        self.choices = [(str(p.pk), p.name) for p in periods]
-
-    def clean(self, value):
-        value = super().clean(value)
-        return self.periods.get(value) if value else None
-
-
-class OverviewFilterForm(forms.Form):
-    """The overview's filters; ``periods`` is the list of plan periods, newest first."""
-
-    plan_period = PlanPeriodField(label=_("Plan period"), required=False)
-    stage = forms.ChoiceField(
-        label=_("Stage"),
-        required=False,
-        choices=[("", _("All stages")), (NO_AGREEMENT, _("No agreement"))] + list(Stage.choices),
-        widget=FastSelect,
-    )
-    overdue = forms.BooleanField(label=_("Only overdue"), required=False)
-    sort = forms.ChoiceField(choices=[(s, s) for s in SORTS], required=False, widget=forms.HiddenInput)
-
-    def __init__(self, *args, periods=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["plan_period"].set_periods(periods)
-
-
-class CoverageFilterForm(forms.Form):
-    plan_period = PlanPeriodField(label=_("Plan period"), required=False)
-
-    def __init__(self, *args, periods=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["plan_period"].set_periods(periods)

@@ -60,7 +60,7 @@ def _refuse(model, operation, *, hatch=True):
     name = model._meta.object_name
     raise HistoryBypassRefused(
         f"{name}.objects.{operation} is refused: it would change {name} rows without a history row. "
-        f"Use the service functions (accounts.services, cases.services, workflows.services), "
+        f"Use the service functions (accounts/services.py, cases/<domain>/services.py, workflows/services.py), "
         f"which save each object so that the history records who, when and why."
     )
 

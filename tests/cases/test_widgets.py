@@ -5,7 +5,7 @@ from django import forms
 from django.test.html import parse_html
 
 from accounts.models import Organisation
-from workflows.widgets import FastSelect
+from cases.widgets import FastSelect
 
 pytestmark = pytest.mark.django_db
 

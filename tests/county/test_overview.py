@@ -20,8 +20,8 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from accounts.models import Role
-from cases import services as case_services
-from cases.meetings import ActionPointInput, action_point_set_status, meeting_record
+from cases.follow_ups import services as follow_up_services
+from cases.meetings.services import ActionPointInput, action_point_set_status, meeting_record
 from cases.models import FollowUpEntry, Stage
 from tests.factories import agreement_in_stage, municipality, user_with_role
 from tests.workflows.helpers import login
@@ -50,7 +50,7 @@ def in_force_with_follow_up(time_machine, coordinator, head, name="Ludvika"):
     call_command("workflow_timers")
     follow_up = agreement.follow_ups.get(year=2023)
     entries = [
-        case_services.EntryInput(
+        follow_up_services.EntryInput(
             area_id=entry.area_id,
             progress=FollowUpEntry.Progress.DELAYED if "Kulturskola" in entry.area.title else "on_track",
             narrative="Rapport.",
@@ -61,7 +61,9 @@ def in_force_with_follow_up(time_machine, coordinator, head, name="Ludvika"):
         agreement=agreement,
         step_name="write_follow_up",
         actor=head,
-        perform=lambda: case_services.follow_up_report(actor=head, follow_up=follow_up, entries=entries, submit=True),
+        perform=lambda: follow_up_services.follow_up_report(
+            actor=head, follow_up=follow_up, entries=entries, submit=True
+        ),
     )
     return agreement
 

@@ -5,7 +5,7 @@ taken up. Withdrawn agreements and removed areas do not count."""
 import pytest
 from django.urls import reverse
 
-from cases import services as case_services
+from cases.agreements import services as case_services
 from cases.models import PlanPriority, Stage
 from tests.factories import agreement_in_stage, current_period
 from tests.workflows.helpers import login

@@ -1,4 +1,6 @@
-"""Pages for agreements across periods: renewal, "offer all" and comparing versions."""
+"""Agreements across plan periods: renewing one, offering every municipality
+the next period's agreement, and comparing versions (review rounds, the
+current draft, the agreement a renewal started from)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,12 +9,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.permissions import Action, can_act_for, can_do_anywhere
-from cases import compare as comparison
-from cases import selectors as case_selectors
-from cases.services import RENEWABLE_STAGES
+from cases.agreements import compare as comparison
+from cases.agreements import selectors as case_selectors
+from cases.agreements.forms import CompareForm, OfferAllForm, RenewForm
+from cases.agreements.services import RENEWABLE_STAGES
+from cases.forms import apply_errors
 
 from .. import services
-from ..forms import CompareForm, OfferAllForm, RenewForm, apply_errors
 
 
 @login_required

@@ -7,8 +7,11 @@ import datetime
 
 from django.utils import timezone
 
-from cases.meetings import ActionPointInput, meeting_record
-from cases.models import Agreement, DialogueMeeting, PlanPeriod
+from accounts.models import Organisation, User
+
+from ..agreements.models import Agreement, PlanPeriod
+from .models import DialogueMeeting
+from .services import ActionPointInput, meeting_record
 
 MINUTES = """Regional kulturdialog, höstens möte.
 
@@ -21,8 +24,6 @@ MINUTES = """Regional kulturdialog, höstens möte.
 
 def seed_demo_meetings():
     """Record the demo meeting unless a dialogue meeting exists; return how many were created."""
-    from accounts.models import Organisation, User
-
     if DialogueMeeting.objects.exists():
         return 0
     coordinator = User.objects.get(email="samordnare@regiondalarna.se")

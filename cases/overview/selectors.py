@@ -1,6 +1,6 @@
-"""Reads across the county, always scoped to the user who asks: dialogue
-meetings and their action points, the county overview (every municipality's
-agreement in one plan period) and the coverage of the plan's priorities.
+"""The county overview (every municipality's agreement in one plan period)
+and the coverage of the plan's priorities: reads across the county, always
+scoped to the user who asks.
 
 The county overview is built with a fixed number of queries whatever the
 number of municipalities: each kind of data (agreements, follow-ups with their
@@ -16,132 +16,23 @@ as ``OpenStep`` values."""
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
-from accounts.permissions import scope_by_municipality, visible_municipality_ids
+from accounts.permissions import scope_by_municipality
 
-from .models import (
-    LIVE_STAGES,
-    ActionPoint,
-    Agreement,
-    CollaborationArea,
-    DialogueMeeting,
-    FollowUp,
-    FollowUpEntry,
-    PlanPeriod,
-    PlanPriority,
-    Stage,
-)
-
-# ---------------------------------------------------------------------------
-# Plan periods
-# ---------------------------------------------------------------------------
-
-
-def plan_periods():
-    """Every plan period, newest first (one query; pass the list on to spare more)."""
-    return list(PlanPeriod.objects.order_by("-starts_on"))
-
-
-def default_plan_period(today=None, periods=None) -> PlanPeriod | None:
-    """The period that contains today; else the latest one open for agreements; else the latest."""
-    today = today or timezone.localdate()
-    periods = plan_periods() if periods is None else sorted(periods, key=lambda p: p.starts_on, reverse=True)
-    return (
-        next((p for p in periods if p.contains(today)), None)
-        or next((p for p in periods if p.is_active), None)
-        or (periods[0] if periods else None)
-    )
-
-
-def swedish_key(text: str) -> str:
-    """Sort key in Swedish alphabetical order (å, ä, ö after z), whatever the database's collation."""
-    return (text or "").lower().translate(str.maketrans({"å": "{", "ä": "|", "ö": "}", "é": "e", "ü": "y"}))
+from ..agreements.models import LIVE_STAGES, Agreement, CollaborationArea, PlanPeriod, PlanPriority, Stage
+from ..follow_ups.models import FollowUp, FollowUpEntry
+from ..meetings.models import ActionPoint
+from ..swedish import swedish_key
 
 
 def _municipalities(user):
     queryset = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY)
     return scope_by_municipality(queryset, user, field="pk")
-
-
-# ---------------------------------------------------------------------------
-# Dialogue meetings and action points
-# ---------------------------------------------------------------------------
-
-
-def _participates(ids):
-    """Q: the meeting had at least one of the municipalities ``ids`` among its participants."""
-    through = DialogueMeeting.participants.through
-    return Q(Exists(through.objects.filter(dialoguemeeting_id=OuterRef("pk"), organisation_id__in=ids)))
-
-
-def meetings_for(user):
-    """The meetings the user may see: every meeting for region-wide readers, the
-    meetings their municipality took part in for municipal users. Each carries
-    ``open_points``: the open action points the user may see."""
-    ids = visible_municipality_ids(user)
-    queryset = DialogueMeeting.objects.prefetch_related(
-        Prefetch("participants", queryset=Organisation.objects.order_by("name"))
-    )
-    open_points = Q(action_points__status=ActionPoint.Status.OPEN)
-    if ids is not None:
-        queryset = queryset.filter(_participates(ids))
-        open_points &= Q(action_points__municipality__in=ids)
-    return queryset.annotate(open_points=Count("action_points", filter=open_points)).order_by("-held_on", "-pk")
-
-
-def meeting_for(user, pk) -> DialogueMeeting:
-    """One meeting; 404 when the user may not see it (their municipality did not take part)."""
-    try:
-        return meetings_for(user).select_related("created_by").get(pk=pk)
-    except (DialogueMeeting.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
-
-
-def _action_points(user):
-    queryset = ActionPoint.objects.select_related("municipality", "area", "agreement", "meeting").order_by(
-        "due_on", "pk"
-    )
-    return scope_by_municipality(queryset, user)
-
-
-def action_points_of(user, meeting):
-    """The meeting's action points that the user may see: municipal users only their own municipality's."""
-    return _action_points(user).filter(meeting=meeting)
-
-
-def action_point_for(user, pk) -> ActionPoint:
-    """One action point the user may see; 404 otherwise."""
-    try:
-        return _action_points(user).get(pk=pk)
-    except (ActionPoint.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
-
-
-@dataclass
-class AgreementDialogue:
-    """The dialogue meetings and action points that concern one agreement."""
-
-    meetings: list
-    action_points: list
-    today: datetime.date
-
-
-def dialogue_for_agreement(user, agreement) -> AgreementDialogue:
-    """Meetings the agreement's municipality took part in during its plan period,
-    or that gave an action point on the agreement; and those action points."""
-    period = agreement.plan_period
-    concerns = (
-        Q(held_on__gte=period.starts_on, held_on__lte=period.ends_on) & _participates([agreement.municipality_id])
-    ) | Q(Exists(ActionPoint.objects.filter(meeting_id=OuterRef("pk"), agreement_id=agreement.pk)))
-    meetings = meetings_for(user).filter(concerns)
-    action_points = _action_points(user).filter(agreement=agreement)
-    return AgreementDialogue(meetings=list(meetings), action_points=list(action_points), today=timezone.localdate())
 
 
 # ---------------------------------------------------------------------------
