@@ -20,7 +20,7 @@ from django.urls import reverse
 from cases.models import Stage
 from tests.factories import agreement_in_stage, municipality
 from tests.factories.accounts import PASSWORD
-from tests.living.conftest import meeting_post
+from tests.county.conftest import meeting_post
 from tests.workflows.helpers import open_task, step_url
 
 pytestmark = pytest.mark.django_db
