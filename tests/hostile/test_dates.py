@@ -18,9 +18,9 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import Stage
+from tests.county.conftest import meeting_post
 from tests.factories import agreement_in_stage, municipality
 from tests.factories.accounts import PASSWORD
-from tests.county.conftest import meeting_post
 from tests.workflows.helpers import open_task, step_url
 
 pytestmark = pytest.mark.django_db
