@@ -220,7 +220,7 @@ def test_signed_in_pages_and_downloads_are_not_kept_by_the_browser(client, produ
     checked by the URL walker, tests/access)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from cases import services
+    from cases.agreements import services
     from cases.models import Attachment
 
     agreement = agreement_in_stage(Stage.REVIEW, "Mora", coordinator=coordinator)
