@@ -174,6 +174,12 @@ def can_read_audit(user):
     return can_do_anywhere(user, Action.READ_AUDIT)
 
 
+def can_manage_outgoing_email(user):
+    """Administrators see the e-mail outbox (what failed, and why) and send
+    failed messages again."""
+    return can_administer(user)
+
+
 def is_read_only(user):
     """Auditors and others who may see but never change agreements."""
     return not any(ROLE_ACTIONS[m.role] - {Action.VIEW, Action.READ_AUDIT} for m in _active_memberships(user))
@@ -262,6 +268,45 @@ def users_who_can(action, municipality):
         models.Q(role__in=region_roles) | models.Q(role__in=municipal_roles, organisation=municipality)
     )
     return User.objects.filter(is_active=True, memberships__in=memberships).distinct().order_by("full_name")
+
+
+def users_who_can_each(pairs):
+    """``users_who_can`` for many (action, municipality id) pairs at once, in
+    one query: {(action, municipality id): [active users, by name]}. The
+    recipients of reminders and escalations come from here (a substitute
+    standing in for an absent person belongs here too)."""
+    pairs = {(Action(action), municipality_id) for action, municipality_id in pairs}
+    found = {pair: [] for pair in pairs}
+    if not pairs:
+        return found
+    actions = {action for action, _municipality_id in pairs}
+    roles = [role for role, role_actions in ROLE_ACTIONS.items() if role_actions & actions]
+    memberships = (
+        Membership.objects.active()
+        .filter(
+            models.Q(role__in=[r for r in roles if r in REGION_WIDE_ROLES])
+            | models.Q(
+                role__in=[r for r in roles if r not in REGION_WIDE_ROLES],
+                organisation_id__in={m for _action, m in pairs},
+            )
+        )
+        .select_related("user")
+    )
+    region_wide = {action: [] for action in actions}
+    by_municipality = {}
+    for membership in memberships:
+        if membership.role in REGION_WIDE_ROLES:
+            for action in ROLE_ACTIONS[membership.role] & actions:
+                region_wide[action].append(membership.user)
+        else:
+            by_municipality.setdefault(membership.organisation_id, []).append(membership)
+    for action, municipality_id in pairs:
+        users = region_wide[action] + [
+            m.user for m in by_municipality.get(municipality_id, ()) if action in ROLE_ACTIONS[m.role]
+        ]
+        unique = {user.pk: user for user in users}
+        found[(action, municipality_id)] = sorted(unique.values(), key=lambda u: (u.full_name, u.pk))
+    return found
 
 
 def action_scope(user, action):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from viewflow.workflow import flow
 
 from accounts.permissions import can_act_for, perm_name
+from cases.workdays import add_working_days
 
 from .models import TaskDeadline
 from .notifications import notify_step_reached
@@ -47,7 +48,8 @@ class AgreementStep(flow.View):
         return None  # served by workflows.urls, not by viewflow's viewset
 
     def default_due_on(self) -> datetime.date:
-        return timezone.localdate() + datetime.timedelta(days=settings.STEP_DUE_DAYS[self.name])
+        """STEP_DUE_DAYS[step] Swedish working days from today: never a weekend or a holiday."""
+        return add_working_days(timezone.localdate(), settings.STEP_DUE_DAYS[self.name])
 
     def _step_created(self, activation):
         task = activation.task
