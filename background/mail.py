@@ -42,6 +42,7 @@ from accounts.history import audit_context
 from accounts.permissions import can_manage_outgoing_email
 
 from .models import DeliveryEvent, MailPreference, OutgoingEmail
+from .schedule import worker_id
 
 logger = logging.getLogger(__name__)
 Status = OutgoingEmail.Status
@@ -299,11 +300,12 @@ def _next_due():
     )
 
 
-def deliver_due(*, worker: str = "", limit: int | None = None) -> int:
+def deliver_due(*, worker: str | None = None, limit: int | None = None) -> int:
     """Send the messages that are due, one transaction each; returns how many
     were sent. Stops early when the mail server cannot be reached (each
     message keeps its own time for the next attempt), and queues a wake-up
-    for the earliest retry."""
+    for the earliest retry. ``worker``: who sends, for the record (default: this process)."""
+    worker = worker or worker_id()
     connection = delivery_connection()
     sent = tried = 0
     retry_pending = False

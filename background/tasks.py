@@ -13,7 +13,7 @@ from . import mail, schedule
 @task()
 def deliver_emails():
     """Send the e-mails that are due (see background.mail.deliver_due)."""
-    return mail.deliver_due(worker=schedule.worker_id())
+    return mail.deliver_due()
 
 
 @task()

@@ -17,11 +17,12 @@ from background import schedule
 logger = logging.getLogger("background")
 
 
-def run_scheduler(stop: threading.Event, tick_seconds: float, worker: str):
+def run_scheduler(stop: threading.Event, tick_seconds: float, worker: str, counts: dict):
     while not stop.is_set():
         close_old_connections()
         try:
-            schedule.tick(worker=worker)
+            counts["queued"] += len(schedule.tick(worker=worker))
+            counts["ticks"] += 1
         except Exception:  # a database that is away for a moment must not end the thread
             logger.exception("The scheduler's tick failed; trying again in %s s", tick_seconds)
         stop.wait(tick_seconds)
@@ -59,9 +60,10 @@ class Command(BaseCommand):
         worker = schedule.worker_id()
         stop = threading.Event()
         scheduler = None
+        counts = {"ticks": 0, "queued": 0}
         if not no_scheduler:
             scheduler = threading.Thread(
-                target=run_scheduler, args=(stop, tick, worker), name="samverkan-scheduler", daemon=True
+                target=run_scheduler, args=(stop, tick, worker, counts), name="samverkan-scheduler", daemon=True
             )
             scheduler.start()
         if run_for is not None:
@@ -96,3 +98,4 @@ class Command(BaseCommand):
             stop.set()
             if scheduler is not None:
                 scheduler.join(timeout=tick + 5)
+                self.stdout.write(f"Scheduler {worker}: {counts['ticks']} ticks, {counts['queued']} jobs queued")
