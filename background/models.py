@@ -97,8 +97,6 @@ class DeliveryEvent(AppendOnlyModel):
         ATTEMPT_FAILED = "attempt_failed", _("Attempt failed; will be retried")
         FAILED = "failed", _("Failed; no more attempts")
         RETRY_REQUESTED = "retry_requested", _("Retry requested")
-        DIGESTED = "digested", _("Put in the daily digest")
-        RELEASED = "released", _("Released from the digest")
 
     email = models.ForeignKey(
         OutgoingEmail, on_delete=models.PROTECT, related_name="events", verbose_name=_("outgoing e-mail")

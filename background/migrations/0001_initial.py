@@ -221,8 +221,6 @@ class Migration(migrations.Migration):
                             ("attempt_failed", "Attempt failed; will be retried"),
                             ("failed", "Failed; no more attempts"),
                             ("retry_requested", "Retry requested"),
-                            ("digested", "Put in the daily digest"),
-                            ("released", "Released from the digest"),
                         ],
                         max_length=20,
                         verbose_name="event",
