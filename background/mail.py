@@ -141,7 +141,7 @@ def _save(rows):
             row.status, row.next_attempt_at = Status.HELD, None
         else:
             row.next_attempt_at = now
-    OutgoingEmail.objects.bulk_create(rows, batch_size=1000)
+    OutgoingEmail.objects.bulk_create(rows)  # one statement on PostgreSQL; SQLite batches by its own limit
     if any(row.status == Status.PENDING for row in rows):
         wake_worker()
 

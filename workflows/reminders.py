@@ -156,5 +156,5 @@ def send_step_reminders(today: datetime.date | None = None) -> int:
                         recipients=len(recipients),
                     )
                 )
-            StepNotice.objects.bulk_create(notices, batch_size=1000)
+            StepNotice.objects.bulk_create(notices)
     return len(notices)

@@ -2,7 +2,7 @@
 stop, slow down and start the mail server under a running worker, and for
 the e-mail benchmark.
 
-    python tests/reliability/smtp_sink.py PORT LOG [--delay-rcpt S] [--delay-data S] [--refuse ADDRESS]…
+    python tests/reliability/smtp_sink.py PORT LOG [--delay-rcpt S] [--delay-data S] [--refuse ADDRESS]… [--no-fsync]
 
 Every accepted message is appended to LOG as a JSON line (its Message-ID,
 recipients and subject) once the server has taken it, before it answers
@@ -26,8 +26,9 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, log_path, delay_rcpt, delay_data, refuse):
+    def __init__(self, log_path, delay_rcpt, delay_data, refuse, fsync=True):
         self.log_path = log_path
+        self.fsync = fsync
         self.delay_rcpt = delay_rcpt
         self.delay_data = delay_data
         self.refuse = {address.lower() for address in refuse}
@@ -38,7 +39,8 @@ class Sink:
         with self.lock, open(self.log_path, "a", encoding="utf-8") as log:
             log.write(json.dumps(entry) + "\n")
             log.flush()
-            os.fsync(log.fileno())
+            if self.fsync:
+                os.fsync(log.fileno())
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
@@ -69,8 +71,9 @@ def main(argv=None):
     parser.add_argument("--delay-rcpt", type=float, default=0)
     parser.add_argument("--delay-data", type=float, default=0)
     parser.add_argument("--refuse", action="append", default=[])
+    parser.add_argument("--no-fsync", action="store_true", help="do not sync the log to disk (the benchmark)")
     options = parser.parse_args(argv)
-    sink = Sink(options.log, options.delay_rcpt, options.delay_data, options.refuse)
+    sink = Sink(options.log, options.delay_rcpt, options.delay_data, options.refuse, fsync=not options.no_fsync)
     controller = Controller(sink, hostname="127.0.0.1", port=options.port, ready_timeout=10)
     controller.start()
     stopped = threading.Event()

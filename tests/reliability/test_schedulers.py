@@ -8,7 +8,6 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -21,6 +20,7 @@ from workflows.models import StepNotice
 from workflows.reminders import send_step_reminders
 
 from .processes import Worker
+from .test_races import race
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -35,24 +35,8 @@ def scheduled_runs():
 
 
 def at_once(count, call):
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(index):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # reported, not swallowed
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
+    """``call`` in ``count`` threads (each its own connection), released together."""
+    return race(*[call] * count)
 
 
 def test_two_scheduler_processes_queue_each_slot_once(tmp_path):
