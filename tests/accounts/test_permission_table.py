@@ -5,7 +5,7 @@ municipality / the region × every action, each cell asserted, both by the rule
 import pytest
 
 from accounts.models import Role
-from accounts.permissions import ACTION_PERMISSIONS, Action, can_act_for
+from accounts.permissions import ACTION_PERMISSIONS, Action, can_act_for, can_manage_outgoing_email
 from tests.factories import municipality, region, user_with_role
 
 A = Action
@@ -63,3 +63,9 @@ def test_permission_cell(role, home, target, action):
 
 def test_table_covers_every_role():
     assert {role for role, _ in TABLE} == set(Role)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "home"), list(TABLE), ids=lambda v: str(v))
+def test_only_administrators_manage_the_outgoing_email(role, home):
+    assert can_manage_outgoing_email(user_with_role(role, home)) is (role == Role.ADMINISTRATOR)
