@@ -325,6 +325,8 @@ def deliver_due(*, worker: str | None = None, limit: int | None = None) -> int:
         _close_quietly(connection)
     if retry_pending:
         _wake_for_next_retry()
+    if limit is not None and tried >= limit:
+        wake_worker()  # more may be waiting: a task of its own, so that a stopping worker stops soon
     return sent
 
 

@@ -9,11 +9,15 @@ from django_tasks import task
 
 from . import mail, schedule
 
+# Messages one task sends at most before it queues the next: a worker asked to
+# stop (SIGTERM) finishes its task first, so a task must not take long.
+BATCH = 200
+
 
 @task()
 def deliver_emails():
     """Send the e-mails that are due (see background.mail.deliver_due)."""
-    return mail.deliver_due()
+    return mail.deliver_due(limit=BATCH)
 
 
 @task()
