@@ -30,6 +30,7 @@ ORGANISATION_CHANGED_IN_ADMINISTRATION = _("Organisation changed in the administ
 MEMBERSHIP_CREATED = _("Membership created")
 MEMBERSHIP_CHANGED_IN_ADMINISTRATION = _("Changed in the administration")
 DEMO_DATA = _("Demo data (seed_demo)")
+MAIL_PREFERENCE_CHANGED = _("E-mail preference changed")
 
 
 def first_sign_in_through(*, provider) -> str:

@@ -36,6 +36,11 @@ _current = contextvars.ContextVar("samverkan_audit_context", default=AuditContex
 _deferred = contextvars.ContextVar("samverkan_deferred_history", default=None)
 
 
+def current_audit_context() -> AuditContext:
+    """The audit context of the code path now running (who, why, from where, in which step)."""
+    return _current.get()
+
+
 @contextmanager
 def audit_context(**changes):
     """Add to the audit context for the duration of the block.

@@ -285,28 +285,63 @@ def can_attach(user, agreement):
     )
 
 
-def users_who_can(action, municipality):
-    """The active users who may perform ``action`` on ``municipality`` (for e-mail):
-    those who hold its permission model-wide or on the municipality's row."""
+def users_who_can_each(pairs):
+    """``users_who_can`` for many (action, municipality id) pairs at once, in a
+    fixed number of queries however many pairs: {(action, municipality id):
+    [active users, by name]}. Reminders and escalations find their recipients
+    here. A user can when they hold the action's permission model-wide or on
+    the municipality's row, through a group or themselves: guardian's grants,
+    as every check reads them."""
     from .models import User
 
-    codename = ACTION_PERMISSIONS[Action(action)]
-    permission = Permission.objects.filter(content_type__app_label="accounts", codename=codename)
-    on_row = {"content_type": ContentType.objects.get_for_model(Organisation), "object_pk": str(municipality.pk)}
-    groups = Group.objects.filter(
-        models.Q(permissions__in=permission)
-        | models.Q(pk__in=GroupObjectPermission.objects.filter(permission__in=permission, **on_row).values("group"))
-    )
-    return (
-        User.objects.filter(is_active=True)
-        .filter(
-            models.Q(groups__in=groups)
-            | models.Q(user_permissions__in=permission)
-            | models.Q(pk__in=UserObjectPermission.objects.filter(permission__in=permission, **on_row).values("user"))
+    pairs = {(Action(action), int(municipality_id)) for action, municipality_id in pairs}
+    found = {pair: [] for pair in pairs}
+    if not pairs:
+        return found
+    codenames = {ACTION_PERMISSIONS[action] for action, _municipality_id in pairs}
+    permissions = dict(
+        Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames).values_list(
+            "pk", "codename"
         )
-        .distinct()
-        .order_by("full_name")
     )
+    on_rows = {
+        "permission_id__in": list(permissions),
+        "content_type": ContentType.objects.get_for_model(Organisation),
+        "object_pk__in": sorted({str(municipality_id) for _action, municipality_id in pairs}),
+    }
+    # Grants as (codename, municipality id, or None for every municipality), by group and by user.
+    by_group, by_user = {}, {}
+    model_wide = Group.permissions.through.objects.filter(permission_id__in=list(permissions))
+    for group_id, permission_id in model_wide.values_list("group_id", "permission_id"):
+        by_group.setdefault(group_id, set()).add((permissions[permission_id], None))
+    for group_id, permission_id, object_pk in GroupObjectPermission.objects.filter(**on_rows).values_list(
+        "group_id", "permission_id", "object_pk"
+    ):
+        by_group.setdefault(group_id, set()).add((permissions[permission_id], int(object_pk)))
+    own = User.user_permissions.through.objects.filter(permission_id__in=list(permissions))
+    for user_id, permission_id in own.values_list("user_id", "permission_id"):
+        by_user.setdefault(user_id, set()).add((permissions[permission_id], None))
+    for user_id, permission_id, object_pk in UserObjectPermission.objects.filter(**on_rows).values_list(
+        "user_id", "permission_id", "object_pk"
+    ):
+        by_user.setdefault(user_id, set()).add((permissions[permission_id], int(object_pk)))
+    members = User.groups.through.objects.filter(group_id__in=list(by_group))
+    for user_id, group_id in members.values_list("user_id", "group_id"):
+        by_user.setdefault(user_id, set()).update(by_group[group_id])
+    for user in User.objects.filter(is_active=True, pk__in=list(by_user)).order_by("full_name", "pk"):
+        grants = by_user[user.pk]
+        for action, municipality_id in pairs:
+            codename = ACTION_PERMISSIONS[action]
+            if (codename, None) in grants or (codename, municipality_id) in grants:
+                found[(action, municipality_id)].append(user)
+    return found
+
+
+def users_who_can(action, municipality):
+    """The active users who may perform ``action`` on ``municipality`` (for e-mail),
+    by name."""
+    action = Action(action)
+    return users_who_can_each([(action, municipality.pk)])[(action, municipality.pk)]
 
 
 def who_can(action, municipality):
@@ -319,6 +354,12 @@ def who_can(action, municipality):
             where = "Region Dalarna" if role in REGION_WIDE_ROLES else municipality.name
             parts.append(f"{role.label} ({where})")
     return ", ".join(parts)
+
+
+def can_manage_outgoing_email(user):
+    """Administrators see the e-mail outbox (what failed, and why) and send
+    failed messages again."""
+    return can_administer(user)
 
 
 # ----------------------------------------------------------------------------

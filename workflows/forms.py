@@ -9,7 +9,11 @@ from cases.forms import DateInput
 
 
 class DueDateForm(forms.Form):
-    due_on = forms.DateField(label=_("New due date"), widget=DateInput())
+    due_on = forms.DateField(
+        label=_("New due date"),
+        widget=DateInput(),
+        help_text=_("A due date is a working day: a weekend day or a public holiday becomes the next working day."),
+    )
     reason = forms.CharField(label=_("Reason"), max_length=1000)
 
     def clean_due_on(self):

@@ -80,6 +80,7 @@ from cases.models import (
     Signature,
     Stage,
 )
+from cases.workdays import add_working_days
 
 from .demo import SAMPLE_AREAS
 from .flows import AgreementFlow
@@ -927,7 +928,8 @@ class Story:
         deadline = {
             "id": self.out.id("deadline"),
             "task_id": task["id"],
-            "due_on": _local_date(task["created"]) + datetime.timedelta(days=settings.STEP_DUE_DAYS[name]),
+            # The rule of AgreementStep.default_due_on: STEP_DUE_DAYS working days.
+            "due_on": add_working_days(_local_date(task["created"]), settings.STEP_DUE_DAYS[name]),
         }
         self.out.row("deadline", deadline)
         self.out.history("deadline", deadline, htype="+", at=self.clock.tick(), **ctx)

@@ -30,6 +30,7 @@ from accounts.history import audit_context, deferred_history
 from accounts.permissions import can_act_for, can_view_agreement, perm_name
 from cases.exceptions import StepNotAllowed
 from cases.models import Agreement
+from cases.workdays import add_working_days
 
 from .models import TaskDeadline
 from .notifications import notify_step_reached
@@ -72,7 +73,8 @@ class AgreementStep(flow.View):
         return wrap_step_view(self, self.view)
 
     def default_due_on(self) -> datetime.date:
-        return timezone.localdate() + datetime.timedelta(days=settings.STEP_DUE_DAYS[self.name])
+        """STEP_DUE_DAYS[step] Swedish working days from today: never a weekend or a holiday."""
+        return add_working_days(timezone.localdate(), settings.STEP_DUE_DAYS[self.name])
 
     def _step_created(self, activation):
         task = activation.task

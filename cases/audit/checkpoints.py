@@ -375,3 +375,12 @@ def check_checkpoints(cursor, schema, exported=None) -> CheckpointReport:
     if not rows:
         report.notes.append("no checkpoint yet: run manage.py audit_checkpoint")
     return report
+
+
+def sign_scheduled_checkpoint() -> AuditCheckpoint | None:
+    """The worker's hourly job (settings.BACKGROUND_SCHEDULE): sign a checkpoint
+    when this machine has the signing key; without one, do nothing."""
+    if signing_key() is None:
+        logger.info("Audit checkpoint skipped: no signing key on this machine.")
+        return None
+    return sign_checkpoint()

@@ -53,6 +53,7 @@ class OpenStep:
     title: str
     who: str
     due_on: datetime.date | None
+    escalated: bool = False  # past its due date and the coordinators told
 
 
 @dataclass

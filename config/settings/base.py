@@ -39,10 +39,13 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "cases",
     "workflows",
     "cases.audit",
+    "background",
 ]
 
 MIDDLEWARE = [
@@ -201,10 +204,77 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 MEDIA_URL = "/media/"
 
-# E-mail. EMAIL_URL e.g. smtp://user:password@mail.example.se:587 (production);
-# the local settings print mail to the console.
+# E-mail. Everything sent through Django's mail API goes into the outbox
+# (background.mail), in the transaction of the change that causes it; the
+# background worker sends it through EMAIL_DELIVERY_BACKEND. EMAIL_URL, e.g.
+# smtp://user:password@mail.example.se:587, sets the mail server (production
+# requires it for mail to leave); without it the local settings print mail to
+# the worker's console and the test settings keep it in memory.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="samverkan@regiondalarna.se")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_BACKEND = "background.mail.OutboxEmailBackend"
+EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# EMAIL_TIMEOUT: seconds the worker waits for the mail server before it tries
+# again later (default 60; a slow server answering in 30 s is still served).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=60)
+
+
+def email_url_settings(url):
+    """The SMTP settings of EMAIL_URL, for the worker's delivery backend."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        found = env.email_url_config(url)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"The environment variable EMAIL_URL is malformed: {exc}") from exc
+    found["EMAIL_DELIVERY_BACKEND"] = found.pop("EMAIL_BACKEND")
+    return found
+
+
+if env.str("EMAIL_URL", default=""):
+    vars().update(email_url_settings(env.str("EMAIL_URL")))
+
+# The outbox's retries: after a failed attempt the worker waits
+# OUTBOX_RETRY_SECONDS (default 60), doubling each time up to
+# OUTBOX_RETRY_MAX_SECONDS (default 3600); after OUTBOX_MAX_ATTEMPTS (default
+# 8, about 4 hours in all) the message is failed and shown to administrators,
+# who can send it again. A permanent refusal (SMTP 5xx) fails at once.
+OUTBOX_RETRY_SECONDS = env.float("OUTBOX_RETRY_SECONDS", default=60)
+OUTBOX_RETRY_MAX_SECONDS = env.float("OUTBOX_RETRY_MAX_SECONDS", default=3600)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+
+# The background worker (`manage.py run_worker`): Django's task interface
+# with django-tasks-db's database backend, so the queue is in the database the
+# application already has (SQLite in the demo, PostgreSQL in production).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# BACKGROUND_TICK_SECONDS: how often each worker's scheduler looks at the schedule (default 15).
+BACKGROUND_TICK_SECONDS = env.float("BACKGROUND_TICK_SECONDS", default=15)
+# The jobs the workers run on a schedule (background.schedule): every N
+# seconds, or daily at a local time. Each runs once per slot however many
+# workers run. Override the times with the variables named.
+BACKGROUND_SCHEDULE = {
+    # viewflow's timers: yearly follow-ups open, agreements close (was a cron line).
+    "workflow_timers": {
+        "call": "workflows.jobs.fire_workflow_timers",
+        "every_seconds": env.float("WORKFLOW_TIMERS_EVERY_SECONDS", default=300),
+    },
+    # A safety net for e-mail: retries that came due and anything a stopped worker left.
+    "deliver_emails": {
+        "call": "background.mail.deliver_due",
+        "every_seconds": env.float("DELIVER_EMAILS_EVERY_SECONDS", default=60),
+    },
+    # Reminders before and on a step's due date, escalation after it (working days only).
+    "step_reminders": {"call": "workflows.reminders.send_step_reminders", "at": env("REMINDERS_AT", default="06:00")},
+    # The daily digest of those who chose one, after the reminders of the day.
+    "email_digest": {"call": "background.mail.send_digests", "at": env("DIGEST_AT", default="07:00")},
+    # Old finished task rows of the queue (not the outbox, which is kept).
+    "prune_task_results": {"call": "background.jobs.prune_task_results", "at": "03:30"},
+    # The audit trail's signed checkpoints (README › The audit trail), where the signing key is.
+    "audit_checkpoint": {
+        "call": "cases.audit.checkpoints.sign_scheduled_checkpoint",
+        "every_seconds": env.float("AUDIT_CHECKPOINT_EVERY_SECONDS", default=3600),
+    },
+}
 
 SESSION_COOKIE_HTTPONLY = True
 # Idle sessions end after SESSION_IDLE_SECONDS (default 30 minutes) without a request.
@@ -226,8 +296,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# Default due dates, in days from when a step reaches its party. A coordinator
-# can change a step's due date. Override with STEP_DUE_DAYS_<STEP>=n.
+# Default due dates, in Swedish working days (cases.workdays: weekends and
+# public holidays do not count) from when a step reaches its party. A
+# coordinator can change a step's due date. Override with STEP_DUE_DAYS_<STEP>=n.
 STEP_DUE_DAYS = {
     step: env.int(f"STEP_DUE_DAYS_{step.upper()}", default=days)
     for step, days in {
@@ -247,3 +318,8 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 # The day ("MM-DD") each year's follow-up of an agreement in force opens.
 FOLLOW_UP_OPENS = env("FOLLOW_UP_OPENS", default="10-01")
+
+# Reminders: the people who can take an open step are reminded this many
+# working days before its due date, and on it; on the first working day after
+# it the step is escalated to the region's coordinators.
+REMINDER_WORKING_DAYS_BEFORE = env.int("REMINDER_WORKING_DAYS_BEFORE", default=3)

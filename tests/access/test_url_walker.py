@@ -40,6 +40,7 @@ pytestmark = pytest.mark.django_db
 #   coordinator     a global writing page: only coordinators may POST (others 403)
 #   reader          audit log and exports: coordinators and auditors only
 #   admin           Django's admin: administrators only
+#   administrator   the application's pages for administrators (the e-mail outbox): others get 403
 POLICY = {
     "home": "public",  # a redirect to the inbox, which asks for login
     "admin:login": "public",
@@ -88,6 +89,9 @@ POLICY = {
     "workflows:county": "auth",
     "workflows:county_csv": "auth",
     "workflows:coverage": "auth",
+    "background:preferences": "auth",  # one's own e-mail setting
+    "background:outbox": "administrator",
+    "background:outbox_retry": "administrator",
 }
 # Tables that a request may legitimately write to without changing any data:
 # sessions (and our record of them), sign-in events and lock-out bookkeeping,
@@ -308,6 +312,9 @@ def test_walk_every_url_as_every_user(world, coordinator, auditor, falun_head, a
                         problem = f"{code}: a global write allowed"
                     elif role in ("falun_head", "mora_official") and kind == "reader" and code != 403:
                         problem = f"{code}: audit log for a municipal user"
+                    elif role in ("falun_head", "mora_official", "coordinator", "auditor") and kind == "administrator":
+                        if code != 403:
+                            problem = f"{code}: an administrators' page for a {role}"
                     elif role == "falun_head" and code == 200 and (mora.case_number in body_of(response)):
                         problem = "Mora's case number shown to Falun"
                     elif signed_in and "no-store" not in response.get("Cache-Control", ""):

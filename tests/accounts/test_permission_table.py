@@ -9,7 +9,14 @@ from django.contrib.auth.backends import ModelBackend
 from guardian.core import ObjectPermissionChecker
 
 from accounts.models import Role, User
-from accounts.permissions import ACTION_PERMISSIONS, Action, can_act_for, grants_of, perm_name
+from accounts.permissions import (
+    ACTION_PERMISSIONS,
+    Action,
+    can_act_for,
+    can_manage_outgoing_email,
+    grants_of,
+    perm_name,
+)
 from tests.factories import municipality, region, user_with_role
 
 A = Action
@@ -112,3 +119,9 @@ def test_whoever_may_take_a_step_may_see_the_agreement():
     for role, actions in ROLE_ACTIONS.items():
         if actions & step_actions:
             assert Action.VIEW in actions, role
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "home"), list(TABLE), ids=lambda v: str(v))
+def test_only_administrators_manage_the_outgoing_email(role, home):
+    assert can_manage_outgoing_email(user_with_role(role, home)) is (role == Role.ADMINISTRATOR)

@@ -25,7 +25,7 @@ def msgids(path):
 
 def product_modules():
     base = Path(settings.BASE_DIR)
-    for package in ("accounts", "cases", "workflows"):
+    for package in ("accounts", "background", "cases", "workflows"):
         for path in (base / package).rglob("*.py"):
             relative = path.relative_to(base).as_posix()
             if "migrations" in path.parts or path == CATALOGUE or relative in NOT_PRODUCT:

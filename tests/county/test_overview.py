@@ -73,7 +73,8 @@ def county(time_machine, coordinator, falun_head, mora_head, ludvika_head):
     """Five municipalities' agreements in 2023–2026 in different stages, a
     meeting with action points, and today = 25 March 2024."""
     ludvika = in_force_with_follow_up(time_machine, coordinator, ludvika_head)
-    time_machine.move_to(at(datetime.date(2024, 3, 1)), tick=False)
+    # Falun's review is due 21 working days later: 21 March.
+    time_machine.move_to(at(datetime.date(2024, 2, 21)), tick=False)
     agreements = {
         "Ludvika": ludvika,
         "Falun": agreement_in_stage(Stage.REVIEW, "Falun", coordinator=coordinator, head=falun_head),
@@ -148,9 +149,9 @@ def test_overview_figures_match_the_data(client, coordinator, county):
     assert sv("Regional coordinator") + " (Region Dalarna)" in rows["Mora"].who
     assert sv("Municipal cultural head") + " (Mora)" in rows["Mora"].who
     assert rows["Rättvik"].who == "" and rows["Rättvik"].steps == []
-    # Overdue: Falun's review (due 22 March) and Ludvika's follow-up review (October 2023)
+    # Overdue: Falun's review (due 21 March) and Ludvika's follow-up review (October 2023)
     assert [r for r in rows if rows[r].is_overdue] == ["Falun", "Ludvika"]
-    assert rows["Falun"].next_due == datetime.date(2024, 3, 22)
+    assert rows["Falun"].next_due == datetime.date(2024, 3, 21)
     assert rows["Ludvika"].overdue_steps[0].due_on < datetime.date(2023, 12, 31)
     # Latest follow-up: Ludvika's 2023, handed in, with each area's status as reported
     ludvika = rows["Ludvika"]
@@ -223,7 +224,7 @@ def test_csv_has_exactly_the_rows_of_the_page(client, coordinator, county):
     falun, ludvika = lines
     assert falun[1] == county["Falun"].case_number
     assert falun[2] == county["Falun"].get_stage_display()
-    assert falun[4] == "2024-03-22"
+    assert falun[4] == "2024-03-21"
     assert falun[8:] == ["1", "1"]
     assert ludvika[6].startswith("2023: ")
     assert "Kulturskolan i samverkan: " in ludvika[7]

@@ -407,6 +407,14 @@ def test_the_auditors_pages(context_for, live_server, key_pages, auditor, county
     key_pages.check(page, "audit-log", who=who)
     go(page, live_server, reverse("workflows:audit_log") + "?date_from=2026-05-01&date_to=2026-04-01", status=400)
     key_pages.check(page, "audit-log-errors", who=who)
+    go(page, live_server, reverse("background:preferences"))
+    key_pages.check(page, "email-settings", who=who)
+
+    # The administrators' view of the outgoing e-mail (the steps above queued some).
+    administrator = user_with_role(Role.ADMINISTRATOR, full_name="Ingrid Admin")
+    admin_page = context_for(administrator).new_page()
+    go(admin_page, live_server, reverse("background:outbox") + "?status=pending")
+    key_pages.check(admin_page, "outgoing-email", who="administrator")
 
     # Two-step sign-in with an app: the code page, and a wrong code.
     reader = user_with_role(Role.AUDITOR, full_name="Rut Revisor")

@@ -43,6 +43,7 @@ def open_steps_for_period(user, plan_period) -> list[overview.OpenStep]:
                 title=str(node.task_title),
                 who=task.owner.full_name if task.owner else who_can(node.action, agreement.municipality),
                 due_on=deadline.due_on if deadline else None,
+                escalated=task.escalated,
             )
         )
     return found

@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch
 from django.http import FileResponse, Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 
@@ -30,6 +30,7 @@ from cases.exceptions import StepNotAllowed
 from cases.forms import apply_errors
 from cases.meetings.selectors import dialogue_for_agreement
 from cases.models import FollowUpEntry
+from cases.workdays import day_off_reason
 
 from .. import selectors, services
 from ..forms import DueDateForm
@@ -181,13 +182,27 @@ def step_due_date(request, pk, task_pk):
     form = DueDateForm(request.POST)
     if form.is_valid():
         try:
-            services.step_change_due_date(actor=request.user, task=task, **form.cleaned_data)
+            deadline = services.step_change_due_date(actor=request.user, task=task, **form.cleaned_data)
         except ValidationError as error:
             apply_errors(form, error)
         except StepNotAllowed as error:
             return conflict(request, agreement, error.message)
         else:
-            messages.success(request, _("The due date has been changed."))
+            if deadline.moved_from:
+                messages.warning(
+                    request,
+                    _(
+                        "%(requested)s is %(day_off)s, not a working day: the due date was moved "
+                        "to the next working day, %(due_on)s."
+                    )
+                    % {
+                        "requested": formats.date_format(deadline.moved_from, "j F Y"),
+                        "day_off": day_off_reason(deadline.moved_from),
+                        "due_on": formats.date_format(deadline.due_on, "l j F Y"),
+                    },
+                )
+            else:
+                messages.success(request, _("The due date has been changed."))
             return redirect("workflows:agreement", pk=agreement.pk)
     return render(request, "workflows/due_date.html", {"agreement": agreement, "task": task, "form": form}, status=400)
 
