@@ -254,6 +254,8 @@ def two_factor_reset(*, actor, user, reason):
         token.save(update_fields=["revoked_at"])
     with audit_context(actor=actor, reason=reasons.two_factor_reset(reason=reason.strip())):
         user.save()
-    send_account_email(user=user, template="two_factor_reset", context={"actor": actor, "reason": reason.strip()})
+    send_account_email(
+        user=user, template="two_factor_reset", context={"actor": actor, "reason": reason.strip()}, actor=actor
+    )
     log.info("Two-step verification of user %s reset by %s (%d devices).", user.pk, getattr(actor, "pk", None), devices)
     return devices

@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import two_factor
 from accounts.models import EnrolmentToken, RecoveryCode, SignInEvent
+from background.mail import deliver_due
 from tests.security.helpers import (
     enrol_by_email,
     enrolment_link_from_outbox,
@@ -60,6 +61,7 @@ def test_someone_with_only_the_password_cannot_set_up_the_app(client, coordinato
     # Asking for a link sends it to the owner's mailbox, not to the attacker.
     with TestCase.captureOnCommitCallbacks(execute=True):
         attacker.post(REQUEST_LINK)
+    deliver_due()
     assert [m.to for m in mail.outbox] == [[coordinator.email]]
     link = urlsplit(enrolment_link_from_outbox(coordinator)).path
 
@@ -116,6 +118,7 @@ def test_a_newer_link_replaces_the_older_and_links_are_not_sent_in_a_stream(clie
     with TestCase.captureOnCommitCallbacks(execute=True):
         client.post(REQUEST_LINK)
         client.post(REQUEST_LINK)  # within the minute: nothing more is sent
+    deliver_due()
     assert len(mail.outbox) == 1
     first = urlsplit(enrolment_link_from_outbox(coordinator)).path
     time_machine.shift(dt.timedelta(seconds=61))
@@ -237,6 +240,7 @@ def test_an_administrator_resets_with_a_reason_and_the_user_is_told(administrato
     history = coordinator.history.first()
     assert history.history_user == administrator
     assert "Tappad telefon, identitet kontrollerad" in history.history_change_reason
+    deliver_due()
     (message,) = mail.outbox
     assert message.to == [coordinator.email]
     assert "Tappad telefon, identitet kontrollerad" in message.body
