@@ -1,5 +1,5 @@
 # Samverkan: two commands do all set-up on a fresh machine.
-#   make run   – the demo on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set)
+#   make run   – the demo on http://127.0.0.1:8000 and its background worker (SQLite unless DATABASE_URL is set)
 #   make test  – every check and the whole test suite, on PostgreSQL
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -35,9 +35,11 @@ system-deps:
 browser-deps:
 	@./scripts/ensure-debian-packages chromium:chromium
 
-# npm dev dependencies (axe-core for the accessibility scans), exactly as locked.
+# npm dev dependencies (axe-core for the accessibility scans; oidc-provider, the
+# real OpenID provider the sign-in tests run with Node.js), exactly as locked.
 # npm ci empties node_modules first, so the stamp is written after it.
 node_modules/.installed: package.json package-lock.json
+	@./scripts/ensure-debian-packages nodejs:node npm:npm
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -46,9 +48,12 @@ js-deps: node_modules/.installed
 messages: system-deps deps
 	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
 
+# The background worker (e-mail, reminders, timers) runs beside the server and
+# stops with it; it prints the e-mail it sends.
 run: messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py run_worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 postgres:

@@ -18,20 +18,31 @@ class AccountsConfig(AppConfig):
 
 def _signed_in(sender, request=None, user=None, **kwargs):
     from .services import sign_in_event_record
+    from .sessions import session_started
 
-    sign_in_event_record(kind="login", request=request, user=user)
+    # The OpenID Connect callback names its provider; otherwise it was the password form.
+    method = getattr(request, "samverkan_sign_in_method", "password") if request is not None else ""
+    sign_in_event_record(kind="login", request=request, user=user, method=method)
+    if request is not None and hasattr(request, "session"):
+        session_started(request, user, method)
 
 
 def _signed_out(sender, request=None, user=None, **kwargs):
     from .services import sign_in_event_record
+    from .sessions import session_signed_out
 
     if user is not None:  # signing out without being signed in is no event
         sign_in_event_record(kind="logout", request=request, user=user)
+        if request is not None and hasattr(request, "session"):
+            session_signed_out(request)
 
 
 def _sign_in_failed(sender, credentials=None, request=None, **kwargs):
     from .services import sign_in_event_record
+    from .spraying import record_failure
+    from .views import axes_username
 
     # Django has already masked the password in ``credentials``; only the e-mail is passed on.
     email = (credentials or {}).get("username") or (credentials or {}).get("email") or ""
     sign_in_event_record(kind="failed", request=request, email=str(email))
+    record_failure(request, axes_username(request, credentials))

@@ -1,5 +1,6 @@
 """Demo users for `make run`. Idempotent: a second run changes nothing."""
 
+from . import audit_reasons as reasons
 from .models import Membership, Organisation, Role, User
 from .services import membership_create, user_create
 
@@ -19,7 +20,6 @@ DEMO_USERS = [
     ("revisor@regiondalarna.se", "Erik Nord", "Revisor", Role.AUDITOR, None),
     ("admin@regiondalarna.se", "Ingrid Vik", "Systemförvaltare", Role.ADMINISTRATOR, None),
 ]
-REASON = "Demo data (seed_demo)"
 
 
 def seed_demo_users():
@@ -30,10 +30,15 @@ def seed_demo_users():
         user = User.objects.filter(email=email).first()
         if user is None:
             user = user_create(
-                actor=None, email=email, full_name=full_name, title=title, password=DEMO_PASSWORD, reason=REASON
+                actor=None,
+                email=email,
+                full_name=full_name,
+                title=title,
+                password=DEMO_PASSWORD,
+                reason=reasons.DEMO_DATA,
             )
             created += 1
         organisation = region if kommunkod is None else Organisation.objects.get(kommunkod=kommunkod)
         if not Membership.objects.filter(user=user, organisation=organisation, role=role, is_active=True).exists():
-            membership_create(actor=None, user=user, organisation=organisation, role=role, reason=REASON)
+            membership_create(actor=None, user=user, organisation=organisation, role=role, reason=reasons.DEMO_DATA)
     return created

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,7 +12,32 @@ class EmailAuthenticationForm(AuthenticationForm):
     error_messages = {
         "invalid_login": _("The e-mail address or the password is wrong. Check both and try again."),
         "inactive": _("This account is deactivated. Contact your administrator."),
+        "provider_required": _(
+            "Your organisation signs in through its own service: use the button “%(button)s” below. "
+            "Your password cannot be used here."
+        ),
     }
+
+    def clean(self):
+        """Someone whose organisation signs in through its own identity
+        provider is sent there before any password is checked (unless an
+        administrator allowed passwords for them: permissions.may_use_password)."""
+        from . import permissions
+        from .models import User
+        from .services import sign_in_event_record
+
+        email = self.cleaned_data.get("username")
+        user = User.objects.filter(email__iexact=email).first() if email else None
+        if user is not None and user.is_active and not permissions.may_use_password(user):
+            providers = permissions.sign_in_providers_of(user)
+            sign_in_event_record(
+                kind="failed", request=self.request, email=email, method="password", detail="password not allowed"
+            )
+            button = gettext("Log in with %(name)s") % {"name": providers[0].name if providers else ""}
+            raise forms.ValidationError(
+                self.error_messages["provider_required"], code="provider_required", params={"button": button}
+            )
+        return super().clean()
 
 
 class OneTimeCodeForm(forms.Form):
@@ -32,3 +58,47 @@ class OneTimeCodeForm(forms.Form):
         if not (code.isdigit() and len(code) == 6):
             raise forms.ValidationError(_("The code is six digits, e.g. 123456."))
         return code
+
+
+class EnrolmentCodeForm(forms.Form):
+    """The one-time enrolment code an administrator handed out."""
+
+    enrolment_code = forms.CharField(
+        label=_("Enrolment code from your administrator"),
+        help_text=_("Ten letters and digits, e.g. ABCDE-23456."),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}),
+        error_messages={"required": _("Enter the enrolment code you were given.")},
+    )
+
+
+class RecoveryCodeForm(forms.Form):
+    """One of the recovery codes shown when the app was set up."""
+
+    recovery_code = forms.CharField(
+        label=_("Recovery code"),
+        help_text=_("One of the codes you saved when you set up the app, e.g. ABCDE-23456. Each works once."),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters", "autofocus": True}
+        ),
+        error_messages={"required": _("Enter one of your recovery codes.")},
+    )
+
+
+class ResetReasonForm(forms.Form):
+    """Why an administrator resets someone's two-step verification."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        help_text=_("Kept in the user's history, and sent to the user."),
+        max_length=300,
+        widget=forms.TextInput(),
+        error_messages={"required": _("Say why, e.g. “Lost phone, identity checked by telephone”.")},
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Say why, e.g. “Lost phone, identity checked by telephone”."))
+        return reason

@@ -37,6 +37,7 @@ _deferred = contextvars.ContextVar("samverkan_deferred_history", default=None)
 
 
 def current_audit_context() -> AuditContext:
+    """The audit context of the code path now running (who, why, from where, in which step)."""
     return _current.get()
 
 
@@ -63,13 +64,20 @@ def _history_user(instance, request, **kwargs):
     return None
 
 
+def _chain_hash_field():
+    """The hash of a history row in its table's chain: set by the database on
+    insert (cases/audit/sql.py), never by the application."""
+    return models.CharField(_("chain hash"), max_length=64, blank=True, default="", editable=False)
+
+
 class AuditedHistoricalModel(models.Model):
-    """The abstract base of every historical table."""
+    """The abstract base of every historical table. Its ``history_date`` is
+    set by the database on insert (cases/audit/sql.py): the time the row was
+    written, whatever the application sent."""
 
     history_ip = models.GenericIPAddressField(_("client address"), null=True, blank=True)
     history_task_id = models.BigIntegerField(_("workflow task"), null=True, blank=True)
-    # Set by the database on insert (the hash chain), never by the application.
-    history_hash = models.CharField(_("chain hash"), max_length=64, blank=True, default="", editable=False)
+    history_hash = _chain_hash_field()
 
     class Meta:
         abstract = True
@@ -84,6 +92,17 @@ class AuditedHistoricalModel(models.Model):
         super().save(*args, **kwargs)
 
 
+class AuditedHistoricalM2MModel(models.Model):
+    """The abstract base of the history tables of many-to-many fields (one row
+    per link, pointing at its parent history row): chained like every history
+    table, so a removed link row breaks the chain."""
+
+    history_hash = _chain_hash_field()
+
+    class Meta:
+        abstract = True
+
+
 @contextmanager
 def deferred_history():
     """Write the history rows of the block at its end, table by table.
@@ -92,8 +111,9 @@ def deferred_history():
     transaction's first row in it until commit, so a step that wrote its first
     history row early held the lock while viewflow completed the task and
     created the next ones. Inside this block the rows are built when the data
-    is saved, with the same who, when, why and task, and inserted at the end:
-    the lock is held only from there to commit. The tables are written in name
+    is saved, with the same who, why and task, and inserted at the end: the
+    lock is held only from there to commit. (Their time is the database's when
+    they are inserted, as for every history row.) The tables are written in name
     order, so two such blocks cannot wait for each other's tables in opposite
     orders (a deadlock). Use it inside the transaction, as its last part: the
     rows are not in the database (nor readable) until the block ends, and
@@ -115,6 +135,7 @@ def deferred_history():
 def audited_history(**kwargs):
     """HistoricalRecords configured the one way every audited model uses."""
     kwargs.setdefault("bases", [AuditedHistoricalModel])
+    kwargs.setdefault("m2m_bases", [AuditedHistoricalM2MModel])
     kwargs.setdefault("get_user", _history_user)
     kwargs.setdefault("history_change_reason_field", models.TextField(null=True))
     return HistoricalRecords(**kwargs)

@@ -23,6 +23,27 @@ class AuditContextMiddleware:
             return self.get_response(request)
 
 
+class NoStoreWhenSignedInMiddleware:
+    """Every response to a signed-in user (pages, exports, attachment
+    downloads) is sent with ``Cache-Control: no-store``: a shared municipal
+    PC must not keep agreements or the audit log in its browser cache after
+    sign-out, nor show them again with the Back button."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils.cache import add_never_cache_headers
+
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        response = self.get_response(request)
+        user = getattr(request, "user", None)  # signing in or out replaces it
+        if signed_in or (user is not None and user.is_authenticated):
+            add_never_cache_headers(response)
+        return response
+
+
 class SwedishByDefaultLocaleMiddleware:
     """The interface is Swedish unless the user has chosen another language
     (the language cookie set by Django's set_language view). Unlike Django's
@@ -56,7 +77,17 @@ class TwoFactorRequiredMiddleware:
     they have none yet. Install after django_otp's OTPMiddleware and Django's
     MessageMiddleware."""
 
-    EXEMPT_URL_NAMES = ("login", "logout", "set_language", "accounts:two_factor_verify", "accounts:two_factor_setup")
+    EXEMPT_URL_NAMES = (
+        "login",
+        "logout",
+        "set_language",
+        "accounts:two_factor_verify",
+        "accounts:two_factor_setup",
+        "accounts:two_factor_recovery",
+        "accounts:enrolment_request",
+    )
+    # Pages with arguments in their path (the enrolment link carries its token).
+    EXEMPT_VIEW_NAMES = ("accounts:enrolment_link",)
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -82,7 +113,7 @@ class TwoFactorRequiredMiddleware:
 
     def _is_exempt(self, path):
         from django.conf import settings
-        from django.urls import NoReverseMatch, reverse
+        from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
         static_url = "/" + settings.STATIC_URL.lstrip("/") if settings.STATIC_URL else None
         if static_url and path.startswith(static_url):
@@ -93,7 +124,10 @@ class TwoFactorRequiredMiddleware:
                     return True
             except NoReverseMatch:
                 continue
-        return False
+        try:
+            return resolve(path).view_name in self.EXEMPT_VIEW_NAMES
+        except Resolver404:
+            return False
 
 
 class IdleSessionMiddleware:

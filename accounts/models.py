@@ -5,8 +5,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .audited_models import AppendOnlyModel, AuditedModel, AuditedQuerySet
 from .history import audited_history
-from .querysets import AppendOnlyModel, AuditedModel, AuditedQuerySet
 
 
 class UserManager(BaseUserManager.from_queryset(AuditedQuerySet)):
@@ -43,6 +43,14 @@ class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("may use the administration"), default=False)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    password_sign_in_allowed = models.BooleanField(
+        _("may sign in with a password"),
+        default=False,
+        help_text=_(
+            "Only matters when the user's organisation signs in through its own identity provider: "
+            "allows this user to sign in with a password as well."
+        ),
+    )
 
     objects = UserManager()
     history = audited_history(excluded_fields=["password", "last_login"])
@@ -86,6 +94,14 @@ class Organisation(AuditedModel):
         help_text=_("The four-digit code of a municipality, e.g. 2080 for Falun."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    password_sign_in_allowed = models.BooleanField(
+        _("password sign-in allowed"),
+        default=False,
+        help_text=_(
+            "Only matters when the organisation signs in through its own identity provider: "
+            "allows its users to sign in with a password as well."
+        ),
+    )
 
     history = audited_history()
 
@@ -104,19 +120,23 @@ class Organisation(AuditedModel):
                 name="municipality_has_kommunkod",
             ),
         ]
-        # Object permissions, granted by accounts.permissions on a
-        # municipality's row to that municipality's groups (never per agreement).
+        # One permission per action of accounts.permissions (ACTION_PERMISSIONS): granted
+        # by it on a municipality's row to that municipality's groups (never per
+        # agreement), or model-wide to the groups of the region roles.
         permissions = [
             ("view_municipality_cases", "Can view the municipality's agreements"),
             ("review_agreement", "Can review the municipality's draft agreements"),
             ("record_municipal_decision", "Can record the municipality's decision"),
             ("sign_for_municipality", "Can sign for the municipality"),
             ("report_follow_up", "Can write the municipality's follow-ups"),
-            # Region-wide permissions, granted model-wide to the region's coordinators.
+            # The region's actions: held model-wide by the region roles' groups.
             ("coordinate_agreements", "Can draft and drive agreements for every municipality"),
             ("record_region_decision", "Can record the region's decision"),
             ("sign_for_region", "Can sign for the region"),
             ("review_follow_up", "Can review follow-ups"),
+            ("record_dialogue_meetings", "Can record dialogue meetings and their action points"),
+            ("read_audit_log", "Can read and export the audit log"),
+            ("administer_accounts", "Can manage users, organisations and memberships"),
         ]
 
     def __str__(self):
@@ -157,7 +177,16 @@ class MembershipQuerySet(AuditedQuerySet):
 
 
 class Membership(AuditedModel):
-    """A user's role in an organisation. Ended memberships are kept, inactive."""
+    """A user's role in an organisation. Ended memberships are kept, inactive.
+
+    ``source`` says where it came from: granted by hand (an administrator), or
+    from an identity provider's claims at sign-in (``source_provider`` names
+    it). Sign-in brings only the provider's own memberships up to date; those
+    granted by hand are never touched by it."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Granted by hand")
+        PROVIDER = "provider", _("From the identity provider")
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("user"))
     organisation = models.ForeignKey(
@@ -166,6 +195,8 @@ class Membership(AuditedModel):
     role = models.CharField(_("role"), max_length=30, choices=Role.choices)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.MANUAL)
+    source_provider = models.CharField(_("identity provider"), max_length=30, blank=True)
 
     objects = MembershipQuerySet.as_manager()
     history = audited_history()
@@ -214,6 +245,7 @@ class SignInEvent(AppendOnlyModel):
         LOGIN = "login", _("Signed in")
         LOGOUT = "logout", _("Signed out")
         FAILED = "failed", _("Failed sign-in")
+        ENDED = "ended", _("Session ended")
 
     kind = models.CharField(_("event"), max_length=10, choices=Kind.choices)
     user = models.ForeignKey(
@@ -228,6 +260,9 @@ class SignInEvent(AppendOnlyModel):
     ip = models.GenericIPAddressField(_("client address"), null=True, blank=True)
     user_agent = models.CharField(_("browser"), max_length=500, blank=True)
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    # Added later: columns of this chained table are only ever added, at the end.
+    method = models.CharField(_("method"), max_length=40, blank=True)
+    detail = models.CharField(_("detail"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("sign-in event")
@@ -236,3 +271,142 @@ class SignInEvent(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.email or self.user_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+# ----------------------------------------------------------------------------
+# Sign-in through an organisation's identity provider, sessions, enrolment
+# ----------------------------------------------------------------------------
+
+
+class ExternalIdentity(AuditedModel):
+    """The link between a person at an identity provider (its subject) and a
+    user here, made at their first sign-in through it."""
+
+    provider = models.CharField(_("identity provider"), max_length=30)
+    subject = models.CharField(_("subject at the provider"), max_length=255)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="external_identities", verbose_name=_("user"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    history = audited_history()
+
+    class Meta:
+        verbose_name = _("external identity")
+        verbose_name_plural = _("external identities")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "subject"], name="one_user_per_provider_subject"),
+        ]
+
+    def __str__(self):
+        return f"{self.provider}: {self.subject} → {self.user}"
+
+
+class MappingProblem(models.Model):
+    """A claim of an identity provider that the configured mapping could not
+    turn into a membership (unknown organisation, a role that does not fit
+    it): recorded at the sign-in where it happened, shown to administrators."""
+
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    provider = models.CharField(_("identity provider"), max_length=30)
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("user")
+    )
+    rule = models.CharField(_("mapping rule"), max_length=300)
+    message = models.CharField(_("problem"), max_length=500)
+
+    class Meta:
+        verbose_name = _("mapping problem")
+        verbose_name_plural = _("mapping problems")
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.provider}: {self.rule}"
+
+
+class UserSession(models.Model):
+    """A signed-in session of a user, so that they can see where they are
+    signed in and end the others. Ending one deletes Django's session; this
+    row is kept with when and by whom it was ended."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="sessions", verbose_name=_("user"))
+    session_key = models.CharField(max_length=40, unique=True)
+    method = models.CharField(_("method"), max_length=40, blank=True)
+    ip = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=500, blank=True)
+    started_at = models.DateTimeField(_("signed in"), default=timezone.now)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    end_reason = models.CharField(_("why it ended"), max_length=30, blank=True)
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["user", "ended_at"], name="usersession_user_open")]
+
+    def __str__(self):
+        return f"{self.user} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class EnrolmentToken(models.Model):
+    """Permission to set up an authenticator app, beyond the password: a link
+    e-mailed to the account's address, or a code an administrator hands out.
+    Only a hash of the secret is kept; each is used once and expires."""
+
+    class Kind(models.TextChoices):
+        LINK = "link", _("Link by e-mail")
+        CODE = "code", _("Code from an administrator")
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="enrolment_tokens", verbose_name=_("user"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("created by")
+    )
+    expires_at = models.DateTimeField(_("expires"))
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("enrolment permission")
+        verbose_name_plural = _("enrolment permissions")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.user} {self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class RecoveryCode(models.Model):
+    """A one-time recovery code (for when the phone is lost): only its hash is
+    kept; it is marked used, never reused."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="recovery_codes", verbose_name=_("user"))
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+
+    def __str__(self):
+        return f"{self.user} {self.created_at:%Y-%m-%d}"
+
+
+class FailedPasswordAttempt(models.Model):
+    """A failed sign-in as the password-spraying limit counts it
+    (accounts/spraying.py): which client address tried which password against
+    which e-mail address, and when. The password is kept only as a keyed
+    fingerprint of address and password, never in clear, and rows are deleted
+    once they are older than the lock-out pause: a counter, not a record
+    (failed sign-ins are recorded in SignInEvent)."""
+
+    ip = models.GenericIPAddressField()
+    fingerprint = models.CharField(max_length=64)
+    username = models.CharField(max_length=254)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ip", "fingerprint", "at"], name="accounts_spray_lookup")]
+
+    def __str__(self):
+        return f"{self.ip} {self.username} {self.at:%Y-%m-%d %H:%M}"

@@ -1,43 +1,59 @@
-"""Every permission rule of Samverkan, and the only code that grants or revokes
-django-guardian permissions.
+"""Every permission rule of Samverkan: who may do what, the only code that
+grants or revokes django-guardian permissions, and the checks.
 
 The rules are a table: a role may perform a set of actions, either on its own
 municipality only (municipal roles) or on every municipality (region roles).
-Memberships are the source of truth. Groups and guardian permissions are
-derived from them by ``sync_user_groups`` so that viewflow's task queue, which
-asks guardian, agrees with ``can_act_for``:
+Each action has exactly one permission (ACTION_PERMISSIONS, on
+accounts.Organisation). Memberships are the source of truth; the grants are
+derived from them by ``sync_user_groups``:
 
 - each municipal role has one group per municipality, holding object
   permissions on that municipality's Organisation row only (never one
   permission per agreement, never a model-wide permission);
 - each region role has one group holding model-wide permissions.
 
-Checks read the user's memberships once per request (cached on the user
-object), so a membership change takes effect at the user's next request.
+Every check then asks the grants, through Django's and guardian's
+authentication backends: may ``user`` perform ``action`` on ``municipality``
+is ``user.has_perm(perm, municipality) or user.has_perm(perm)``, the same
+question viewflow asks for a step's ``.Permission(perm, obj=...)``. So the
+steps' permissions and the application's checks agree by construction.
+
+The grants of a user are read once per user object, i.e. once per request,
+in one query (``grants_of``), which fills the permission caches of both
+backends: guardian's prefetched ObjectPermissionChecker cache
+(GUARDIAN_AUTO_PREFETCH) and Django's ModelBackend cache. A membership change
+therefore takes effect at the user's next request. The scopes that lists
+filter by in SQL (``action_scope``) are read from the same grants.
 """
 
+from dataclasses import dataclass, field
+
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
 
 from .models import Membership, Organisation, Role
 
 
 class Action(models.TextChoices):
-    VIEW = "view", _("see the agreements")
-    DRAFT = "draft", _("draft and drive agreements")
-    WITHDRAW = "withdraw", _("withdraw agreements")
-    REVIEW = "review", _("review drafts")
-    DECIDE_REGION = "decide_region", _("record the region's decision")
-    DECIDE_MUNICIPALITY = "decide_municipality", _("record the municipality's decision")
-    SIGN_REGION = "sign_region", _("sign for the region")
-    SIGN_MUNICIPALITY = "sign_municipality", _("sign for the municipality")
-    REPORT_FOLLOW_UP = "report_follow_up", _("write follow-ups")
-    REVIEW_FOLLOW_UP = "review_follow_up", _("review follow-ups")
-    MANAGE_MEETINGS = "manage_meetings", _("record dialogue meetings")
-    READ_AUDIT = "read_audit", _("read and export the audit log")
-    ADMINISTER = "administer", _("manage users and organisations")
+    VIEW = "view", gettext_lazy("see the agreements")
+    DRAFT = "draft", gettext_lazy("draft and drive agreements")
+    WITHDRAW = "withdraw", gettext_lazy("withdraw agreements")
+    REVIEW = "review", gettext_lazy("review drafts")
+    DECIDE_REGION = "decide_region", gettext_lazy("record the region's decision")
+    DECIDE_MUNICIPALITY = "decide_municipality", gettext_lazy("record the municipality's decision")
+    SIGN_REGION = "sign_region", gettext_lazy("sign for the region")
+    SIGN_MUNICIPALITY = "sign_municipality", gettext_lazy("sign for the municipality")
+    REPORT_FOLLOW_UP = "report_follow_up", gettext_lazy("write follow-ups")
+    REVIEW_FOLLOW_UP = "review_follow_up", gettext_lazy("review follow-ups")
+    MANAGE_MEETINGS = "manage_meetings", gettext_lazy("record dialogue meetings")
+    READ_AUDIT = "read_audit", gettext_lazy("read and export the audit log")
+    ADMINISTER = "administer", gettext_lazy("manage users and organisations")
 
 
 # role -> actions. Region roles act on every municipality, municipal roles on their own.
@@ -69,31 +85,131 @@ ROLE_ACTIONS = {
 }
 REGION_WIDE_ROLES = frozenset({Role.COORDINATOR, Role.AUDITOR, Role.ADMINISTRATOR})
 
-# action -> the guardian permission (on accounts.Organisation) that stands for it.
-# Viewflow's task queue and `.Permission(...)` checks use these names.
+# action -> the permission (on accounts.Organisation, see its Meta) that stands for it:
+# granted on a municipality's row to municipal roles, model-wide to region roles.
+# Viewflow's task queue and the steps' `.Permission(...)` use these names too.
 ACTION_PERMISSIONS = {
     Action.VIEW: "view_municipality_cases",
-    Action.REVIEW: "review_agreement",
-    Action.DECIDE_MUNICIPALITY: "record_municipal_decision",
-    Action.SIGN_MUNICIPALITY: "sign_for_municipality",
-    Action.REPORT_FOLLOW_UP: "report_follow_up",
     Action.DRAFT: "coordinate_agreements",
     Action.WITHDRAW: "coordinate_agreements",
+    Action.REVIEW: "review_agreement",
     Action.DECIDE_REGION: "record_region_decision",
+    Action.DECIDE_MUNICIPALITY: "record_municipal_decision",
     Action.SIGN_REGION: "sign_for_region",
+    Action.SIGN_MUNICIPALITY: "sign_for_municipality",
+    Action.REPORT_FOLLOW_UP: "report_follow_up",
     Action.REVIEW_FOLLOW_UP: "review_follow_up",
+    Action.MANAGE_MEETINGS: "record_dialogue_meetings",
+    Action.READ_AUDIT: "read_audit_log",
+    Action.ADMINISTER: "administer_accounts",
 }
 
 
 def perm_name(action):
-    """The full permission name ("accounts.review_agreement") for a workflow step."""
+    """The full permission name of an action, e.g. "accounts.review_agreement"."""
     return f"accounts.{ACTION_PERMISSIONS[Action(action)]}"
 
 
-# The Django admin: administrators may manage users, organisations and memberships.
+# What Django's admin site asks for besides ADMINISTER: administrators may manage
+# users, organisations and memberships there.
 ADMIN_MODEL_PERMISSIONS = [
     f"{verb}_{model}" for model in ("user", "organisation", "membership") for verb in ("view", "add", "change")
 ]
+
+
+# ----------------------------------------------------------------------------
+# The grants of one user, read once per request
+# ----------------------------------------------------------------------------
+
+_GRANTS = "_samverkan_grants"
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What one user holds: model-wide permissions ("app.codename") and object
+    permissions per (content type id, object pk) as guardian caches them."""
+
+    model_wide: frozenset = frozenset()
+    on_objects: dict = field(default_factory=dict)
+    superuser: bool = False
+
+    def scope(self, perm):
+        """Where the user holds ``perm``: None for every object, else the ids
+        of the organisations whose row carries it (empty when none)."""
+        if self.superuser or perm in self.model_wide:
+            return None
+        organisation = ContentType.objects.get_for_model(Organisation).pk
+        codename = perm.split(".", 1)[1]
+        return {
+            int(pk) for (ct, pk), codenames in self.on_objects.items() if ct == organisation and codename in codenames
+        }
+
+
+NO_GRANTS = Grants()
+
+
+def _usable(user):
+    return user is not None and user.is_authenticated and user.is_active
+
+
+def grants_of(user) -> Grants:
+    """The user's grants, read in one query the first time per user object,
+    with Django's ModelBackend and guardian's checker primed from it, so that
+    ``user.has_perm`` asks the database no more in this request."""
+    if not _usable(user):
+        return NO_GRANTS
+    cached = user.__dict__.get(_GRANTS)
+    if cached is not None:
+        return cached
+    if user.is_superuser:
+        grants = Grants(superuser=True)
+    else:
+        blank = models.Value("", output_field=models.CharField())
+        zero = models.Value(0, output_field=models.IntegerField())
+
+        def source(name):
+            return models.Value(name, output_field=models.CharField())
+
+        model_fields = ("content_type__app_label", "codename")
+        object_fields = ("object_pk", "content_type_id", blank, "permission__codename")
+        rows = (
+            Permission.objects.filter(user=user)
+            .order_by()
+            .values_list(source("user"), blank, zero, *model_fields)
+            .union(
+                Permission.objects.filter(group__user=user)
+                .order_by()
+                .values_list(source("group"), blank, zero, *model_fields),
+                UserObjectPermission.objects.filter(user=user).values_list(source("object"), *object_fields),
+                GroupObjectPermission.objects.filter(group__user=user).values_list(source("object"), *object_fields),
+                all=True,
+            )
+        )
+        own, via_groups, on_objects = set(), set(), {}
+        for kind, object_pk, content_type_id, app_label, codename in rows:
+            if kind == "object":
+                on_objects.setdefault((content_type_id, object_pk), []).append(codename)
+            else:
+                (own if kind == "user" else via_groups).add(f"{app_label}.{codename}")
+        # The caches the backends would otherwise fill with two queries each:
+        # django.contrib.auth.backends.ModelBackend._get_permissions/get_all_permissions
+        # and guardian.core.ObjectPermissionChecker._prefetch_cache (GUARDIAN_AUTO_PREFETCH).
+        # tests/accounts/test_permission_table.py checks that they hold what the backends would read.
+        user._user_perm_cache, user._group_perm_cache = own, via_groups
+        user._perm_cache = own | via_groups
+        user._guardian_perms_cache = on_objects
+        grants = Grants(
+            model_wide=frozenset(own | via_groups),
+            on_objects={key: frozenset(codenames) for key, codenames in on_objects.items()},
+        )
+    user.__dict__[_GRANTS] = grants
+    return grants
+
+
+def forget_grants(user):
+    """Drop what grants_of and the backends cached on this user object."""
+    for attr in (_GRANTS, "_perm_cache", "_user_perm_cache", "_group_perm_cache", "_guardian_perms_cache"):
+        user.__dict__.pop(attr, None)
 
 
 # ----------------------------------------------------------------------------
@@ -101,57 +217,44 @@ ADMIN_MODEL_PERMISSIONS = [
 # ----------------------------------------------------------------------------
 
 
-def _active_memberships(user):
-    """The user's active memberships, read once per user object (per request)."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return ()
-    cached = getattr(user, "_samverkan_memberships", None)
-    if cached is None:
-        cached = tuple(Membership.objects.active().filter(user=user).select_related("organisation"))
-        user._samverkan_memberships = cached
-    return cached
-
-
-def forget_cached_memberships(user):
-    user.__dict__.pop("_samverkan_memberships", None)
-
-
-def roles_of(user):
-    return {membership.role for membership in _active_memberships(user)}
-
-
 def can_act_for(user, municipality, action):
-    """May ``user`` perform ``action`` on ``municipality``'s agreements?"""
-    action = Action(action)
-    for membership in _active_memberships(user):
-        if action not in ROLE_ACTIONS[membership.role]:
-            continue
-        if membership.role in REGION_WIDE_ROLES:
-            return True
-        if municipality is not None and membership.organisation_id == municipality.pk:
-            return True
-    return False
+    """May ``user`` perform ``action`` on ``municipality``'s agreements? The
+    permission on the municipality's row (guardian), or model-wide (a region
+    role): as viewflow checks a step's ``.Permission(perm, obj=...)``."""
+    if not _usable(user):
+        return False
+    grants_of(user)
+    perm = perm_name(action)
+    return user.has_perm(perm) or (municipality is not None and user.has_perm(perm, municipality))
+
+
+def require(user, municipality, action):
+    """Raise PermissionDenied, saying what was refused, unless ``can_act_for``."""
+    if not can_act_for(user, municipality, action):
+        raise PermissionDenied(
+            _("You may not %(action)s for %(municipality)s.")
+            % {"action": Action(action).label, "municipality": municipality}
+        )
+
+
+def action_scope(user, action):
+    """Where ``user`` may perform ``action``: None for every municipality, else
+    the set of municipality ids (empty when nowhere). Lists filter by it in SQL."""
+    return grants_of(user).scope(perm_name(action))
 
 
 def can_do_anywhere(user, action):
     """May ``user`` perform ``action`` on at least one municipality?"""
-    action = Action(action)
-    return any(action in ROLE_ACTIONS[m.role] for m in _active_memberships(user))
-
-
-def sees_all_municipalities(user):
-    return any(m.role in REGION_WIDE_ROLES and Action.VIEW in ROLE_ACTIONS[m.role] for m in _active_memberships(user))
+    return action_scope(user, action) != set()
 
 
 def visible_municipality_ids(user):
     """Ids of the municipalities whose agreements ``user`` may see; None means all."""
-    if sees_all_municipalities(user):
-        return None
-    return {
-        m.organisation_id
-        for m in _active_memberships(user)
-        if Action.VIEW in ROLE_ACTIONS[m.role] and m.role not in REGION_WIDE_ROLES
-    }
+    return action_scope(user, Action.VIEW)
+
+
+def sees_all_municipalities(user):
+    return visible_municipality_ids(user) is None
 
 
 def scope_by_municipality(queryset, user, field="municipality"):
@@ -174,9 +277,89 @@ def can_read_audit(user):
     return can_do_anywhere(user, Action.READ_AUDIT)
 
 
-def is_read_only(user):
-    """Auditors and others who may see but never change agreements."""
-    return not any(ROLE_ACTIONS[m.role] - {Action.VIEW, Action.READ_AUDIT} for m in _active_memberships(user))
+def can_attach(user, agreement):
+    """Those who take steps on an agreement may attach files to it; readers may not."""
+    return any(
+        can_act_for(user, agreement.municipality, action)
+        for action in (Action.DRAFT, Action.REVIEW, Action.DECIDE_MUNICIPALITY, Action.REPORT_FOLLOW_UP)
+    )
+
+
+def users_who_can_each(pairs):
+    """``users_who_can`` for many (action, municipality id) pairs at once, in a
+    fixed number of queries however many pairs: {(action, municipality id):
+    [active users, by name]}. Reminders and escalations find their recipients
+    here. A user can when they hold the action's permission model-wide or on
+    the municipality's row, through a group or themselves: guardian's grants,
+    as every check reads them."""
+    from .models import User
+
+    pairs = {(Action(action), int(municipality_id)) for action, municipality_id in pairs}
+    found = {pair: [] for pair in pairs}
+    if not pairs:
+        return found
+    codenames = {ACTION_PERMISSIONS[action] for action, _municipality_id in pairs}
+    permissions = dict(
+        Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames).values_list(
+            "pk", "codename"
+        )
+    )
+    on_rows = {
+        "permission_id__in": list(permissions),
+        "content_type": ContentType.objects.get_for_model(Organisation),
+        "object_pk__in": sorted({str(municipality_id) for _action, municipality_id in pairs}),
+    }
+    # Grants as (codename, municipality id, or None for every municipality), by group and by user.
+    by_group, by_user = {}, {}
+    model_wide = Group.permissions.through.objects.filter(permission_id__in=list(permissions))
+    for group_id, permission_id in model_wide.values_list("group_id", "permission_id"):
+        by_group.setdefault(group_id, set()).add((permissions[permission_id], None))
+    for group_id, permission_id, object_pk in GroupObjectPermission.objects.filter(**on_rows).values_list(
+        "group_id", "permission_id", "object_pk"
+    ):
+        by_group.setdefault(group_id, set()).add((permissions[permission_id], int(object_pk)))
+    own = User.user_permissions.through.objects.filter(permission_id__in=list(permissions))
+    for user_id, permission_id in own.values_list("user_id", "permission_id"):
+        by_user.setdefault(user_id, set()).add((permissions[permission_id], None))
+    for user_id, permission_id, object_pk in UserObjectPermission.objects.filter(**on_rows).values_list(
+        "user_id", "permission_id", "object_pk"
+    ):
+        by_user.setdefault(user_id, set()).add((permissions[permission_id], int(object_pk)))
+    members = User.groups.through.objects.filter(group_id__in=list(by_group))
+    for user_id, group_id in members.values_list("user_id", "group_id"):
+        by_user.setdefault(user_id, set()).update(by_group[group_id])
+    for user in User.objects.filter(is_active=True, pk__in=list(by_user)).order_by("full_name", "pk"):
+        grants = by_user[user.pk]
+        for action, municipality_id in pairs:
+            codename = ACTION_PERMISSIONS[action]
+            if (codename, None) in grants or (codename, municipality_id) in grants:
+                found[(action, municipality_id)].append(user)
+    return found
+
+
+def users_who_can(action, municipality):
+    """The active users who may perform ``action`` on ``municipality`` (for e-mail),
+    by name."""
+    action = Action(action)
+    return users_who_can_each([(action, municipality.pk)])[(action, municipality.pk)]
+
+
+def who_can(action, municipality):
+    """A readable answer to "who must act?": the roles that may take ``action``
+    and the organisation they act for, e.g. "Municipal cultural head (Falun)"."""
+    action = Action(action)
+    parts = []
+    for role, actions in ROLE_ACTIONS.items():
+        if action in actions:
+            where = "Region Dalarna" if role in REGION_WIDE_ROLES else municipality.name
+            parts.append(f"{role.label} ({where})")
+    return ", ".join(parts)
+
+
+def can_manage_outgoing_email(user):
+    """Administrators see the e-mail outbox (what failed, and why) and send
+    failed messages again."""
+    return can_administer(user)
 
 
 # ----------------------------------------------------------------------------
@@ -199,14 +382,16 @@ def _permission(codename, app_label="accounts"):
 
 
 def _role_permissions(role):
-    return sorted({ACTION_PERMISSIONS[a] for a in ROLE_ACTIONS[role] if a in ACTION_PERMISSIONS})
+    return sorted({ACTION_PERMISSIONS[a] for a in ROLE_ACTIONS[role]})
 
 
 def region_group(role):
     """The group of a region-wide role, with its model-wide permissions."""
     group, created = Group.objects.get_or_create(name=_region_group_name(role))
     if created:
-        codenames = ADMIN_MODEL_PERMISSIONS if role == Role.ADMINISTRATOR else _role_permissions(role)
+        codenames = _role_permissions(role)
+        if role == Role.ADMINISTRATOR:
+            codenames += ADMIN_MODEL_PERMISSIONS
         group.permissions.set([_permission(c) for c in codenames])
     return group
 
@@ -227,80 +412,43 @@ def group_for(membership):
     return municipality_group(membership.role, membership.organisation)
 
 
+def _active_memberships(user):
+    """The user's active memberships, read once per user object (per request)."""
+    if not _usable(user):
+        return ()
+    cached = user.__dict__.get("_samverkan_memberships")
+    if cached is None:
+        cached = tuple(Membership.objects.active().filter(user=user).select_related("organisation"))
+        user.__dict__["_samverkan_memberships"] = cached
+    return cached
+
+
 def sync_user_groups(user):
     """Make the user's Samverkan groups exactly those their active memberships give."""
-    forget_cached_memberships(user)
+    user.__dict__.pop("_samverkan_memberships", None)
     wanted = {group_for(m).pk for m in _active_memberships(user)}
     current = set(user.groups.filter(name__startswith=GROUP_PREFIX).values_list("pk", flat=True))
     if current - wanted:
         user.groups.remove(*(current - wanted))
     if wanted - current:
         user.groups.add(*(wanted - current))
+    user.__dict__.pop("_samverkan_memberships", None)
+    forget_grants(user)
     is_admin = can_administer(user)
     if user.is_staff != is_admin and not user.is_superuser:
         user.is_staff = is_admin
         user.save(update_fields=["is_staff"])
-    forget_cached_memberships(user)
-    for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
-        user.__dict__.pop(attr, None)
-
-
-def organisations_for_role(role):
-    kind = Organisation.Kind.REGION if role in REGION_WIDE_ROLES else Organisation.Kind.MUNICIPALITY
-    return Organisation.objects.filter(kind=kind, is_active=True)
-
-
-def users_who_can(action, municipality):
-    """The active users who may perform ``action`` on ``municipality`` (for e-mail)."""
-    from .models import User
-
-    action = Action(action)
-    roles = [role for role, actions in ROLE_ACTIONS.items() if action in actions]
-    region_roles = [r for r in roles if r in REGION_WIDE_ROLES]
-    municipal_roles = [r for r in roles if r not in REGION_WIDE_ROLES]
-    memberships = Membership.objects.active().filter(
-        models.Q(role__in=region_roles) | models.Q(role__in=municipal_roles, organisation=municipality)
-    )
-    return User.objects.filter(is_active=True, memberships__in=memberships).distinct().order_by("full_name")
-
-
-def action_scope(user, action):
-    """Where ``user`` may perform ``action``: None for every municipality, else a
-    set of municipality ids (empty when nowhere)."""
-    action = Action(action)
-    ids = set()
-    for membership in _active_memberships(user):
-        if action not in ROLE_ACTIONS[membership.role]:
-            continue
-        if membership.role in REGION_WIDE_ROLES:
-            return None
-        ids.add(membership.organisation_id)
-    return ids
-
-
-def can_attach(user, agreement):
-    """Those who take steps on an agreement may attach files to it; readers may not."""
-    return any(
-        can_act_for(user, agreement.municipality, action)
-        for action in (Action.DRAFT, Action.REVIEW, Action.DECIDE_MUNICIPALITY, Action.REPORT_FOLLOW_UP)
-    )
-
-
-def who_can(action, municipality):
-    """A readable answer to "who must act?": the roles that may take ``action``
-    and the organisation they act for, e.g. "Municipal cultural head (Falun)"."""
-    action = Action(action)
-    parts = []
-    for role, actions in ROLE_ACTIONS.items():
-        if action in actions:
-            where = "Region Dalarna" if role in REGION_WIDE_ROLES else municipality.name
-            parts.append(f"{role.label} ({where})")
-    return ", ".join(parts)
+    forget_grants(user)  # the caller's user object asks afresh, as the next request will
 
 
 # ----------------------------------------------------------------------------
 # Sign-in
 # ----------------------------------------------------------------------------
+
+
+def roles_of(user):
+    """The roles of the user's active memberships."""
+    return {membership.role for membership in _active_memberships(user)}
 
 
 def requires_two_factor(user):
@@ -318,3 +466,36 @@ def requires_two_factor(user):
     if user.is_superuser and Role.ADMINISTRATOR in required:
         return True
     return bool(roles_of(user) & required)
+
+
+def sign_in_providers_of(user):
+    """The identity providers of the organisations ``user`` holds an active
+    role in (accounts.providers; empty when none has one)."""
+    from .providers import providers_by_organisation
+
+    by_organisation = providers_by_organisation()
+    found = []
+    for membership in _active_memberships(user):
+        for provider in by_organisation.get(membership.organisation_id, ()):
+            if provider not in found:
+                found.append(provider)
+    return found
+
+
+def may_use_password(user):
+    """May ``user`` sign in with a password?
+
+    Yes, unless they hold a role in an organisation that signs in through its
+    own identity provider: then only when an administrator has allowed it, for
+    that organisation (``Organisation.password_sign_in_allowed``) or for this
+    user (``User.password_sign_in_allowed``)."""
+    if user is None or getattr(user, "password_sign_in_allowed", False):
+        return True
+    from .providers import providers_by_organisation
+
+    by_organisation = providers_by_organisation()
+    return all(
+        m.organisation.password_sign_in_allowed
+        for m in _active_memberships(user)
+        if m.organisation_id in by_organisation
+    )

@@ -2,19 +2,22 @@
 names its actor and says why; every change leaves history."""
 
 import ipaddress
+from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from . import audit_reasons as reasons
 from . import permissions
 from .history import audit_context
 from .middleware import client_ip
-from .models import Membership, Organisation, SignInEvent, User
+from .models import ExternalIdentity, MappingProblem, Membership, Organisation, Role, SignInEvent, User
 
 
 @transaction.atomic
 def user_create(*, actor, email, full_name, title="", password=None, reason="") -> User:
-    with audit_context(actor=actor, reason=reason or _("User created")):
+    with audit_context(actor=actor, reason=reason or reasons.USER_CREATED):
         user = User(email=email, full_name=full_name, title=title)
         if password:
             user.set_password(password)
@@ -36,11 +39,16 @@ def user_deactivate(*, actor, user, reason) -> User:
 
 
 @transaction.atomic
-def membership_create(*, actor, user, organisation: Organisation, role, reason="") -> Membership:
+def membership_create(
+    *, actor, user, organisation: Organisation, role, reason="", source=Membership.Source.MANUAL, source_provider=""
+) -> Membership:
     """Give ``user`` a role in ``organisation``. A role that does not fit the
-    organisation raises ValidationError."""
-    with audit_context(actor=actor, reason=reason or _("Membership created")):
-        membership = Membership(user=user, organisation=organisation, role=role)
+    organisation raises ValidationError. ``source``: granted by hand (the
+    default) or from an identity provider's claims (``source_provider``)."""
+    with audit_context(actor=actor, reason=reason or reasons.MEMBERSHIP_CREATED):
+        membership = Membership(
+            user=user, organisation=organisation, role=role, source=source, source_provider=source_provider
+        )
         membership.full_clean()
         membership.save()
         permissions.sync_user_groups(user)
@@ -71,14 +79,26 @@ def membership_reactivate(*, actor, membership: Membership, reason) -> Membershi
 def user_update(*, actor, user: User, reason="") -> User:
     """Save a user edited in the administration and re-derive their permissions
     (deactivation ends their access at the next request)."""
-    with audit_context(actor=actor, reason=reason or _("User changed in the administration")):
+    with audit_context(actor=actor, reason=reason or reasons.USER_CHANGED_IN_ADMINISTRATION):
         user.full_clean()
         user.save()
         permissions.sync_user_groups(user)
     return user
 
 
-def sign_in_event_record(*, kind, request=None, user=None, email="") -> SignInEvent:
+@transaction.atomic
+def organisation_update(*, actor, organisation: Organisation, reason="") -> Organisation:
+    """Save an organisation edited in the administration. Its members' grants are
+    derived again: a deactivated organisation's memberships no longer count."""
+    with audit_context(actor=actor, reason=reason or reasons.ORGANISATION_CHANGED_IN_ADMINISTRATION):
+        organisation.full_clean()
+        organisation.save()
+        for user in User.objects.filter(memberships__organisation=organisation).distinct():
+            permissions.sync_user_groups(user)
+    return organisation
+
+
+def sign_in_event_record(*, kind, request=None, user=None, email="", method="", detail="") -> SignInEvent:
     """Record a sign-in, sign-out or failed sign-in (called by the receivers of
     Django's auth signals, see accounts.apps). Never given the password.
     A failed sign-in is linked to the account whose e-mail was tried, if any."""
@@ -95,7 +115,115 @@ def sign_in_event_record(*, kind, request=None, user=None, email="") -> SignInEv
         ip = None
     agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
     event = SignInEvent(
-        kind=SignInEvent.Kind(kind), user=user, email=(email or "")[:254], ip=ip, user_agent=agent[:500]
+        kind=SignInEvent.Kind(kind),
+        user=user,
+        email=(email or "")[:254],
+        ip=ip,
+        user_agent=agent[:500],
+        method=(method or "")[:40],
+        detail=(detail or "")[:200],
     )
     event.save()
     return event
+
+
+# ----------------------------------------------------------------------------
+# Sign-in through an organisation's identity provider
+# ----------------------------------------------------------------------------
+
+
+class SignInRefused(Exception):
+    """The provider vouched for someone we will not sign in (``reason`` is a
+    short code for the audit trail)."""
+
+    def __init__(self, reason, email=""):
+        super().__init__(reason)
+        self.reason = reason
+        self.email = email
+
+
+@dataclass
+class ProviderSignIn:
+    user: User
+    created: bool = False
+    problems: list = field(default_factory=list)
+
+
+@transaction.atomic
+def provider_sign_in(*, provider, claims) -> ProviderSignIn:
+    """The user a provider's verified claims stand for, brought up to date.
+
+    The person is found by their subject at the provider (linked at their
+    first sign-in); the first time, by their e-mail address, which must be in
+    one of the provider's domains, and created (just in time) when there is
+    no account with it. Then the memberships the provider's rules give are
+    brought up to date: those it gave earlier and no longer gives are ended;
+    memberships granted by hand are never touched. A rule naming an unknown
+    organisation or a role that does not fit it is a mapping problem
+    (recorded for administrators); the person is signed in without it."""
+    subject = str(claims.get(provider.subject_claim) or "")
+    email = str(claims.get(provider.email_claim) or "").strip().lower()
+    if not subject:
+        raise SignInRefused("no subject claim", email)
+    identity = ExternalIdentity.objects.select_related("user").filter(provider=provider.key, subject=subject).first()
+    created = False
+    if identity is not None:
+        user = identity.user
+    else:
+        if not email or not provider.email_domain_allowed(email):
+            raise SignInRefused("e-mail address outside the provider's domains", email)
+        user = User.objects.filter(email__iexact=email).first()
+        reason = reasons.first_sign_in_through(provider=provider.name)
+        if user is None:
+            full_name = str(claims.get("name") or "").strip() or email
+            user = user_create(actor=None, email=email, full_name=full_name[:200], reason=reason)
+            created = True
+        with audit_context(reason=reason):
+            ExternalIdentity.objects.create(provider=provider.key, subject=subject, user=user)
+    if not user.is_active:
+        raise SignInRefused("account deactivated", email or user.email)
+    problems = _provider_memberships_sync(provider=provider, user=user, claims=claims, email=email or user.email)
+    return ProviderSignIn(user=user, created=created, problems=problems)
+
+
+def _provider_memberships_sync(*, provider, user, claims, email):
+    from .providers import organisation as find_organisation
+
+    wanted, problems = {}, []
+    for rule in provider.matching_rules(claims, email):
+        organisation = find_organisation(rule.organisation)
+        if organisation is None:
+            problems.append(
+                (rule, _("No active organisation “%(organisation)s”.") % {"organisation": rule.organisation})
+            )
+        elif rule.role not in Role.values:
+            problems.append((rule, _("No role “%(role)s”.") % {"role": rule.role}))
+        else:
+            wanted.setdefault((organisation.pk, rule.role), (organisation, rule))
+
+    reason_end = reasons.membership_ended_at_sign_in(provider=provider.name)
+    reason_give = reasons.membership_given_at_sign_in(provider=provider.name)
+    active = list(Membership.objects.select_for_update().filter(user=user, is_active=True))
+    for membership in active:
+        is_ours = membership.source == Membership.Source.PROVIDER and membership.source_provider == provider.key
+        if is_ours and (membership.organisation_id, membership.role) not in wanted:
+            membership_end(actor=None, membership=membership, reason=reason_end)
+    held = {(m.organisation_id, m.role) for m in active if m.is_active}
+    for key, (organisation, rule) in wanted.items():
+        if key in held:
+            continue  # already held: by hand, or from this or another provider
+        try:
+            membership_create(
+                actor=None,
+                user=user,
+                organisation=organisation,
+                role=rule.role,
+                reason=reason_give,
+                source=Membership.Source.PROVIDER,
+                source_provider=provider.key,
+            )
+        except ValidationError as error:
+            problems.append((rule, " ".join(error.messages)))
+    for rule, message in problems:
+        MappingProblem.objects.create(provider=provider.key, user=user, rule=str(rule)[:300], message=message[:500])
+    return problems

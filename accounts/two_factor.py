@@ -40,6 +40,34 @@ def has_device(user):
 
 
 NO_DEVICE_SESSION_KEY = "samverkan_2fa_no_device"
+# {"user": pk, "how": "provider:<key>" | "recovery"}: the second step was
+# given otherwise than with the app (see verified_otherwise).
+OTHERWISE_SESSION_KEY = "samverkan_2fa_otherwise"
+
+
+def verify_otherwise(session, user, how):
+    """Mark ``session`` as past the second step for ``user``: the identity
+    provider vouched for more than one factor ("provider:<key>"), or the user
+    gave one of their recovery codes ("recovery")."""
+    session[OTHERWISE_SESSION_KEY] = {"user": user.pk, "how": how}
+
+
+def verified_otherwise(session, user):
+    """How ``session`` passed the second step without the app, or None."""
+    if session is None or not user.is_authenticated:
+        return None
+    value = session.get(OTHERWISE_SESSION_KEY) or {}
+    return value.get("how") if value.get("user") == user.pk else None
+
+
+def session_verified(request):
+    """Has this session given a second step (a code from the app, a provider's
+    multi-factor sign-in or a recovery code)?"""
+    user = request.user
+    is_verified = getattr(user, "is_verified", None)
+    if is_verified is not None and is_verified():
+        return True
+    return verified_otherwise(request.session, user) is not None
 
 
 def needs_code(user, session=None):
@@ -53,6 +81,8 @@ def needs_code(user, session=None):
         return None
     is_verified = getattr(user, "is_verified", None)
     if is_verified is not None and is_verified():
+        return None
+    if verified_otherwise(session, user):
         return None
     known_without = session is not None and session.get(NO_DEVICE_SESSION_KEY) == user.pk
     if not known_without:
@@ -148,6 +178,9 @@ def device_verify(*, user, code):
 @transaction.atomic
 def devices_remove(*, user):
     """Switch two-factor sign-in off for a user whose role does not require it."""
+    from .models import RecoveryCode
+
     count = TOTPDevice.objects.filter(user=user).delete()[0]
+    RecoveryCode.objects.filter(user=user).delete()
     log.info("Two-factor sign-in switched off for user %s (%d devices).", user.pk, count)
     return count

@@ -9,6 +9,7 @@ from accounts import views as account_views
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="workflows:inbox"), name="home"),
     path("arbete/", include("workflows.urls")),
+    path("e-post/", include("background.urls")),
     path("login/", account_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("konto/", include("accounts.urls")),

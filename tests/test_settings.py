@@ -46,6 +46,7 @@ def test_missing_variable_is_named(name):
         ("DATABASE_URL", "mysql://x@y/z"),
         ("DATABASE_URL", "not a url"),
         ("ALLOWED_HOSTS", "bad host/path"),
+        ("EMAIL_URL", "smtp://user@mail.example.se:port"),
     ],
 )
 def test_malformed_variable_is_named(name, value):
@@ -64,3 +65,14 @@ def test_make_run_path_on_sqlite(tmp_path):
     assert "samverkan-demo-2026" in seed.stdout
     again = run_manage("seed_demo", env_overrides=env, settings="config.settings.local")
     assert again.returncode == 0 and "Demo users created: 0" in again.stdout
+    # The worker beside the server (make run) on the same SQLite file: it sends what was queued,
+    # printed to its console, and runs the scheduled jobs.
+    code = "from background.mail import queue_email; queue_email(to=['demo@example.se'], subject='Demo', body='Hej!')"
+    queued = run_manage("shell", "-c", code, env_overrides=env, settings="config.settings.local")
+    assert queued.returncode == 0, queued.stderr
+    worker = run_manage(
+        "run_worker", "--run-for", "4", "--tick", "1", env_overrides=env, settings="config.settings.local"
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert "To: demo@example.se" in worker.stdout and "Hej!" in worker.stdout
+    assert "Scheduled job step_reminders queued" in worker.stderr + worker.stdout

@@ -5,7 +5,8 @@ import datetime
 
 from django.utils import timezone
 
-from cases import services as case_services
+from cases.agreements import services as case_services
+from cases.follow_ups import services as follow_up_services
 from cases.models import Decision, Party, PlanPriority, Stage
 
 from . import services
@@ -206,7 +207,7 @@ def live_through_follow_ups(agreement, *, coordinator, head):
         if "write_follow_up" not in waiting or follow_up is None or follow_up.year >= timezone.localdate().year:
             return
         entries = [
-            case_services.EntryInput(
+            follow_up_services.EntryInput(
                 area_id=entry.area_id,
                 progress=PROGRESS[(follow_up.year + i) % len(PROGRESS)],
                 narrative=f"Arbetet {follow_up.year}: träffar och gemensamma aktiviteter har genomförts enligt plan.",
@@ -218,7 +219,7 @@ def live_through_follow_ups(agreement, *, coordinator, head):
                 agreement=agreement,
                 step_name="write_follow_up",
                 actor=head,
-                perform=lambda e=entries, f=follow_up: case_services.follow_up_report(
+                perform=lambda e=entries, f=follow_up: follow_up_services.follow_up_report(
                     actor=head, follow_up=f, entries=e, submit=True
                 ),
             )
@@ -226,7 +227,7 @@ def live_through_follow_ups(agreement, *, coordinator, head):
                 agreement=agreement,
                 step_name="review_follow_up",
                 actor=coordinator,
-                perform=lambda r=returned, f=follow_up: case_services.follow_up_review(
+                perform=lambda r=returned, f=follow_up: follow_up_services.follow_up_review(
                     actor=coordinator,
                     follow_up=f,
                     accept=not r,

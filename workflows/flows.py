@@ -12,9 +12,9 @@ from viewflow import this
 from viewflow.workflow import flow
 
 from accounts.permissions import Action, can_act_for, can_do_anywhere
-from cases import services as case_services
+from cases.agreements.services import agreement_close
+from cases.follow_ups.services import follow_up_date, follow_up_open, next_follow_up_year
 from cases.models import Agreement, FollowUp, Stage
-from cases.services import follow_up_date, next_follow_up_year
 
 from .locks import ProcessRowLock
 from .models import AgreementProcess
@@ -133,7 +133,7 @@ class AgreementFlow(flow.Flow):
 
     def start_follow_up(self, activation):
         agreement = _agreement(activation)
-        case_services.follow_up_open(agreement=agreement, year=next_follow_up_year(agreement))
+        follow_up_open(agreement=agreement, year=next_follow_up_year(agreement))
 
     def follow_up_accepted(self, activation):
         latest = FollowUp.objects.filter(agreement_id=activation.process.agreement_id).order_by("-year").first()
@@ -143,7 +143,7 @@ class AgreementFlow(flow.Flow):
         return _start_of(_agreement(activation).plan_period.ends_on + datetime.timedelta(days=1))
 
     def close_agreement(self, activation):
-        case_services.agreement_close(agreement=_agreement(activation))
+        agreement_close(agreement=_agreement(activation))
 
     def decision_not_approved(self, activation, active_tasks):
         # A rejection or return moves the agreement out of approval at once.

@@ -1,9 +1,10 @@
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Process, Task
 
+from accounts.audited_models import AppendOnlyModel, AuditedModel, AuditedQuerySet
 from accounts.history import audited_history
-from accounts.querysets import AuditedModel
 
 
 class AgreementProcess(Process):
@@ -34,3 +35,44 @@ class TaskDeadline(AuditedModel):
 
     def __str__(self):
         return f"{self.task_id}: {self.due_on}"
+
+
+class NoticeQuerySet(AuditedQuerySet):
+    """Notices are an append-only record: the row is itself the history, so
+    inserting many at once (the daily sweep) skips nothing; changing or
+    deleting stays refused, here and by the database's triggers."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        return models.QuerySet.bulk_create(self, objs, *args, **kwargs)
+
+
+class StepNotice(AppendOnlyModel):
+    """A reminder or an escalation of one open step for one due date, written
+    by the daily sweep (workflows.reminders) with its e-mails. One per step,
+    kind and due date: the sweep never sends the same notice twice, and a due
+    date moved later gets its own reminders. An escalation shows the step as
+    escalated in the inbox, on the agreement and in the county overview."""
+
+    class Kind(models.TextChoices):
+        BEFORE = "before", _("Reminder before the due date")
+        DUE = "due", _("Reminder on the due date")
+        ESCALATED = "escalated", _("Escalated to the coordinators")
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="notices", verbose_name=_("step"))
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    due_on = models.DateField(_("due date"))
+    sent_on = models.DateField(_("sent on"))
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+
+    objects = NoticeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("reminder or escalation")
+        verbose_name_plural = _("reminders and escalations")
+        constraints = [
+            models.UniqueConstraint(fields=["task", "kind", "due_on"], name="one_notice_per_step_kind_and_due_date")
+        ]
+
+    def __str__(self):
+        return f"{self.task_id}: {self.get_kind_display()} ({self.due_on})"

@@ -3,20 +3,41 @@
 A viewflow ``View`` node whose permission is an object permission on the
 agreement's municipality (from accounts.permissions), which gets a due date and
 notifies the people who must act when it is created, and whose stock frontend
-views (assign, unassign, cancel, undo, revive, detail) are switched off: our
-own step view (workflows.views.steps) claims, locks and completes the task in
-one transaction."""
+views (assign, unassign, cancel, undo, revive, detail) are switched off.
+
+Its view is wrapped as viewflow wraps a task view (``wrap_step_view``, in the
+place of viewflow.workflow.flow.utils.wrap_view): the node's ``can_execute``
+decides, the flow's ``lock_impl`` (workflows.locks) serialises the POSTs, and
+the wrapper adds what the stock one lacks: 409 pages, rollback unless the
+step's view redirects, and history written last."""
 
 import datetime
+from functools import update_wrapper
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from viewflow.workflow import flow
+from viewflow.workflow.exceptions import FlowLockFailed
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
-from accounts.permissions import can_act_for, perm_name
+from accounts.history import audit_context, deferred_history
+from accounts.permissions import can_act_for, can_view_agreement, perm_name
+from cases.exceptions import StepNotAllowed
+from cases.models import Agreement
+from cases.workdays import add_working_days
 
 from .models import TaskDeadline
 from .notifications import notify_step_reached
+from .views.conflict import conflict
+
+# The statuses of a step that is still to be taken.
+OPEN = (STATUS.NEW, STATUS.ASSIGNED)
 
 
 def _municipality_of(process):
@@ -44,10 +65,16 @@ class AgreementStep(flow.View):
 
     @property
     def view_path(self):
-        return None  # served by workflows.urls, not by viewflow's viewset
+        return None  # served by workflows.urls ("workflows:step", see serve_step), not by viewflow's viewset
+
+    @property
+    def step_view(self):
+        """This step's view, wrapped (see wrap_step_view)."""
+        return wrap_step_view(self, self.view)
 
     def default_due_on(self) -> datetime.date:
-        return timezone.localdate() + datetime.timedelta(days=settings.STEP_DUE_DAYS[self.name])
+        """STEP_DUE_DAYS[step] Swedish working days from today: never a weekend or a holiday."""
+        return add_working_days(timezone.localdate(), settings.STEP_DUE_DAYS[self.name])
 
     def _step_created(self, activation):
         task = activation.task
@@ -61,12 +88,23 @@ class AgreementStep(flow.View):
             due_on=deadline.due_on,
         )
 
-    def can_take(self, user, task, municipality) -> bool:
-        """May ``user`` take this step now (claim it if nobody has, and complete it)?
-        ``municipality``: the task's agreement's, which the callers have at hand."""
-        if task.owner_id is not None and task.owner_id != user.pk:
+    # viewflow's permission hooks. Both ask accounts.permissions.can_act_for, which
+    # checks this step's permission (perm_name(action), as in .Permission above) on
+    # the agreement's municipality: the question viewflow itself would ask.
+    # ``municipality``: the task's agreement's, when the caller has it at hand
+    # (otherwise it is read through the process).
+
+    def can_assign(self, user, task, municipality=None) -> bool:
+        """May ``user`` claim the task? Nobody has, and the step is theirs to take."""
+        if task.owner_id is not None or user is None or not user.is_authenticated:
             return False
-        return can_act_for(user, municipality, self.action)
+        return can_act_for(user, municipality or _municipality_of(task.process), self.action)
+
+    def can_execute(self, user, task, municipality=None) -> bool:
+        """May ``user`` take the step now (claiming it if nobody has) and complete it?"""
+        if task.owner_id is not None and task.owner_id != getattr(user, "pk", None):
+            return False
+        return can_act_for(user, municipality or _municipality_of(task.process), self.action)
 
 
 def complete_task(activation, user):
@@ -75,3 +113,90 @@ def complete_task(activation, user):
         activation.assign(user)
     activation.start(None)
     activation.execute()
+
+
+# ---------------------------------------------------------------------------
+# The view wrapper
+# ---------------------------------------------------------------------------
+
+
+def _closed_message(task):
+    if task.status == STATUS.DONE and task.owner is not None:
+        return _("This step was already completed by %(name)s on %(when)s.") % {
+            "name": task.owner.full_name,
+            "when": task.finished.strftime("%Y-%m-%d %H:%M") if task.finished else "",
+        }
+    return _("This step is no longer open: the agreement has moved on.")
+
+
+def wrap_step_view(node, view):
+    """Wrap a step's view as viewflow's wrap_view does, with our additions.
+
+    Before the lock, one check: ``node.can_execute``. Only when it says no is
+    the reason looked for: 404 for one who may not see the agreement, 409 for
+    a step finished or taken by someone else, otherwise 403. A GET shows the
+    step. A POST takes the process lock (the flow's lock_impl), re-reads the
+    task (finished or taken meanwhile: 409) and runs the view in the lock's
+    transaction, which is rolled back unless the view redirects; inside, the
+    step's service makes its own permission check. The history rows are
+    written at the end (accounts.history.deferred_history), so the audit
+    chain's table locks are held only until the commit just after. A busy lock
+    or an agreement that has moved on (StepNotAllowed) is a 409 too."""
+
+    def wrapped(request, task):
+        user = request.user
+        agreement = (
+            Agreement.objects.select_related("municipality", "plan_period").filter(process__pk=task.process_id).first()
+        )
+        if agreement is None:
+            raise Http404
+        if not node.can_execute(user, task, agreement.municipality):
+            if not can_view_agreement(user, agreement):
+                raise Http404
+            if task.status not in OPEN:
+                return conflict(request, agreement, _closed_message(task))
+            if task.owner_id is not None and task.owner_id != user.pk:
+                return conflict(request, agreement, _("%(name)s has taken this step.") % {"name": task.owner.full_name})
+            raise PermissionDenied(_("You may not take this step."))
+        if task.status not in OPEN:
+            return conflict(request, agreement, _closed_message(task))
+        if request.method != "POST":
+            return view(request, agreement=agreement, task=task, node=node)
+
+        try:
+            with node.flow_class.lock(task.process_id):
+                task.refresh_from_db()
+                if task.status not in OPEN:
+                    return conflict(request, agreement, _closed_message(task))
+                if task.owner_id is not None and task.owner_id != user.pk:
+                    return conflict(request, agreement, _("Someone else has just taken this step."))
+                agreement.refresh_from_db(from_queryset=Agreement.objects.select_related("municipality", "plan_period"))
+                request.activation = node.activation_class(task)
+                # History last: its tables are locked from the first row to commit (accounts.history).
+                with audit_context(task_id=task.pk), deferred_history():
+                    response = view(request, agreement=agreement, task=task, node=node)
+                    if hasattr(response, "render"):
+                        response.render()
+                if response.status_code >= 300 and response.status_code not in (301, 302, 303):
+                    transaction.set_rollback(True)
+                return response
+        except FlowLockFailed:
+            return conflict(
+                request, agreement, _("Someone else is saving this agreement right now. Wait a moment and try again.")
+            )
+        except StepNotAllowed as error:
+            return conflict(request, agreement, error.message)
+
+    update_wrapper(wrapped, view)
+    return wrapped
+
+
+@login_required
+def serve_step(request, process_pk, step, task_pk):
+    """The view of every step URL ("workflows:step"): the task of that process
+    and step is served by its node's wrapped view; anything else is a 404."""
+    task = Task.objects.select_related("owner").filter(pk=task_pk, process_id=process_pk).first()
+    node = task.flow_task if task is not None else None
+    if not isinstance(node, AgreementStep) or node.name != step:
+        raise Http404
+    return node.step_view(request, task)

@@ -1,17 +1,19 @@
-"""E-mail to the people who must act when a step reaches them. Sent only after
-the transaction commits, so a rolled-back step sends nothing."""
+"""E-mail to the people who must act when a step reaches them. Queued in the
+outbox in the step's transaction (a rolled-back step queues nothing) and sent
+by the background worker: the step never waits for the mail server."""
 
 import contextvars
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.core.mail import send_mass_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 
+from accounts.history import current_audit_context
 from accounts.permissions import users_who_can
+from background.mail import queue_email
 
 _suppressed = contextvars.ContextVar("samverkan_notifications_suppressed", default=False)
 
@@ -29,7 +31,7 @@ def notifications_suppressed():
 def notify_step_reached(*, task, agreement, action, step_title, due_on):
     if _suppressed.get():
         return
-    recipients = [u.email for u in users_who_can(action, agreement.municipality) if u.email]
+    recipients = list(users_who_can(action, agreement.municipality))
     if not recipients:
         return
     with translation.override(settings.LANGUAGE_CODE):
@@ -42,5 +44,13 @@ def notify_step_reached(*, task, agreement, action, step_title, due_on):
         }
         subject = render_to_string("workflows/email/step_reached_subject.txt", context).strip()
         body = render_to_string("workflows/email/step_reached.txt", context)
-    messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [email]) for email in recipients]
-    transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=False))
+        queue_email(
+            to=recipients,
+            subject=subject,
+            body=body,
+            reason=_("The step reached the people who can take it"),
+            kind="step_reached",
+            task=task,
+            actor=current_audit_context().actor,
+            digestible=True,
+        )

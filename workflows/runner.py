@@ -8,8 +8,7 @@ from viewflow.workflow.models import Task
 from accounts.history import audit_context
 
 from .flows import AgreementFlow
-from .nodes import complete_task
-from .selectors import OPEN
+from .nodes import OPEN, complete_task
 
 
 def open_task(agreement, step_name):

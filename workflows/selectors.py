@@ -1,6 +1,6 @@
 """Reads of steps (viewflow tasks), always scoped to the user who asks."""
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -8,9 +8,9 @@ from viewflow.workflow.status import STATUS
 from accounts.permissions import action_scope, visible_municipality_ids
 
 from .flows import AgreementFlow
-from .nodes import AgreementStep
+from .models import StepNotice
+from .nodes import OPEN, AgreementStep
 
-OPEN = (STATUS.NEW, STATUS.ASSIGNED)
 AGREEMENT = "process__agreementprocess__agreement"
 
 
@@ -25,12 +25,26 @@ def _human_steps():
     return Task.objects.filter(flow_task__in=steps())
 
 
+def escalated_flag():
+    """An annotation of tasks: escalated, i.e. past the due date they have now
+    and the region's coordinators told (workflows.reminders)?"""
+    return Exists(
+        StepNotice.objects.filter(
+            task=OuterRef("pk"), kind=StepNotice.Kind.ESCALATED, due_on=OuterRef("deadline__due_on")
+        )
+    )
+
+
 def _tasks():
     # The lists show the agreement and its municipality, not its plan period.
-    return _human_steps().select_related(f"{AGREEMENT}__municipality", "deadline", "owner")
+    return (
+        _human_steps()
+        .select_related(f"{AGREEMENT}__municipality", "deadline", "owner")
+        .annotate(escalated=escalated_flag())
+    )
 
 
-class Rows:
+class IdsThenRows:
     """A list of steps for the Paginator, read in two steps: the page's ids
     through ``queryset`` without its joins for display (it counts and
     orders), then those rows in full. At national scale a coordinator's queue
@@ -97,19 +111,16 @@ def open_steps_of(agreement):
     return list(_tasks().filter(process__agreementprocess__agreement=agreement, status__in=OPEN).order_by("created"))
 
 
-def step_history_of(agreement):
-    return list(
-        _tasks().filter(process__agreementprocess__agreement=agreement).exclude(status__in=OPEN).order_by("finished")
-    )
-
-
 def steps_of(agreement):
     """(open steps, oldest first; the other steps, in the order they ended) of the
     agreement's human steps, read in one query (the agreement page shows both)."""
     # The page has the agreement already: no join back to it, its municipality and period (with them,
     # planning the query took 9 ms of its 10 at 100,000 agreements).
     tasks = list(
-        _human_steps().filter(process__agreementprocess__agreement=agreement).select_related("deadline", "owner")
+        _human_steps()
+        .filter(process__agreementprocess__agreement=agreement)
+        .select_related("deadline", "owner")
+        .annotate(escalated=escalated_flag())
     )
     open_steps = sorted((t for t in tasks if t.status in OPEN), key=lambda t: (t.created, t.pk))
     ended = sorted((t for t in tasks if t.status not in OPEN), key=lambda t: (t.finished is None, t.finished, t.pk))

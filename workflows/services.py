@@ -7,14 +7,16 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.status import STATUS
 
+from accounts import audit_reasons as reasons
 from accounts.history import audit_context
 from accounts.permissions import Action, can_act_for, can_do_anywhere
-from cases import services as case_services
+from cases.agreements import services as case_services
 from cases.exceptions import StepNotAllowed
+from cases.workdays import day_off_reason, next_working_day
 
 from .flows import AgreementFlow
 from .models import AgreementProcess, TaskDeadline
@@ -26,7 +28,7 @@ def agreement_open(*, actor, municipality, plan_period, title, predecessor=None)
     agreement = case_services.agreement_create(
         actor=actor, municipality=municipality, plan_period=plan_period, title=title, predecessor=predecessor
     )
-    with audit_context(actor=actor, reason=_("Agreement opened")):
+    with audit_context(actor=actor, reason=reasons.AGREEMENT_OPENED):
         AgreementFlow.start.run(agreement=agreement)
     return agreement
 
@@ -44,7 +46,10 @@ def agreement_withdraw(*, actor, agreement, reason):
 
 @transaction.atomic
 def step_change_due_date(*, actor, task, due_on: datetime.date, reason: str):
-    """A coordinator moves a step's due date; the reason is kept in its history."""
+    """A coordinator moves a step's due date; the reason is kept in its history.
+    A due date is always a working day: one on a weekend or holiday becomes
+    the next working day, and the history says so (``deadline.moved_from``
+    is then the date asked for, for the page to tell)."""
     agreement = task.process.coerced.agreement
     if not can_act_for(actor, agreement.municipality, Action.DRAFT):
         raise PermissionDenied
@@ -57,10 +62,19 @@ def step_change_due_date(*, actor, task, due_on: datetime.date, reason: str):
         errors["reason"] = _("Say why the due date changes.")
     if errors:
         raise ValidationError(errors)
+    requested, due_on = due_on, next_working_day(due_on)
+    reason = reason.strip()
+    if due_on != requested:
+        reason += " " + _("(%(requested)s is %(day_off)s: moved to the next working day, %(due_on)s)") % {
+            "requested": formats.date_format(requested, "j F Y"),
+            "day_off": day_off_reason(requested),
+            "due_on": formats.date_format(due_on, "j F Y"),
+        }
     deadline = TaskDeadline.objects.select_for_update().get(task=task)
-    with audit_context(actor=actor, reason=reason.strip(), task_id=task.pk):
+    with audit_context(actor=actor, reason=reason, task_id=task.pk):
         deadline.due_on = due_on
         deadline.save()
+    deadline.moved_from = requested if due_on != requested else None
     return deadline
 
 

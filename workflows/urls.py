@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .views import audit, dispatch, living, meetings, overview, pages
+from .nodes import serve_step
+from .views import audit, meetings, overview, pages, renewal
 
 app_name = "workflows"
 
@@ -14,16 +15,16 @@ urlpatterns = [
     path("overenskommelser/<int:pk>/aterkalla/", pages.agreement_withdraw, name="agreement_withdraw"),
     path("overenskommelser/<int:pk>/bilagor/", pages.attachment_upload, name="attachment_upload"),
     path("overenskommelser/<int:pk>/steg/<int:task_pk>/sista-dag/", pages.step_due_date, name="step_due_date"),
-    path("overenskommelser/<int:pk>/fornya/", living.agreement_renew, name="agreement_renew"),
-    path("overenskommelser/<int:pk>/jamfor/", living.agreement_compare, name="agreement_compare"),
+    path("overenskommelser/<int:pk>/fornya/", renewal.agreement_renew, name="agreement_renew"),
+    path("overenskommelser/<int:pk>/jamfor/", renewal.agreement_compare, name="agreement_compare"),
     path("overenskommelser/<int:pk>/tidslinje/", audit.agreement_timeline, name="agreement_timeline"),
     path("overenskommelser/<int:pk>/per/", audit.agreement_as_of, name="agreement_as_of"),
     path("granskning/", audit.audit_log, name="audit_log"),
     path("granskning/export.csv", audit.audit_export, {"fmt": "csv"}, name="audit_export_csv"),
     path("granskning/export.jsonl", audit.audit_export, {"fmt": "jsonl"}, name="audit_export_jsonl"),
-    path("overenskommelser/erbjud-alla/", living.offer_all, name="offer_all"),
+    path("overenskommelser/erbjud-alla/", renewal.offer_all, name="offer_all"),
     path("bilagor/<int:pk>/", pages.attachment_download, name="attachment"),
-    path("steg/<int:process_pk>/<slug:step>/<int:task_pk>/", dispatch.step, name="step"),
+    path("steg/<int:process_pk>/<slug:step>/<int:task_pk>/", serve_step, name="step"),
     path("dialogmoten/", meetings.meeting_list, name="meetings"),
     path("dialogmoten/nytt/", meetings.meeting_new, name="meeting_new"),
     path("dialogmoten/<int:pk>/", meetings.meeting_detail, name="meeting"),

@@ -144,16 +144,20 @@ def record_book(reference, *, now, seed=1, variety=1, log=print) -> Book:
                 kept = None
 
         # Attempts that end before the agreement that stays: recorded once within a
-        # plan period (the current one) and once before one begins (the next one).
+        # plan period (the current one) and once before one begins (the next one),
+        # between August and mid-November: no holiday there, so a clone can go to
+        # the same weeks of any year with its working days as they were.
         current = next((p for p in reference.periods if level_of(p, today) == "current"), None)
         upcoming = next((p for p in reference.periods if level_of(p, today) == "future"), None)
-        for where, period, first in (
-            ("within", current, _monday(current.starts_on if current else today, 8)),
-            ("before", upcoming, _monday(today, -30)),
+        for where, period, year in (
+            ("within", current, current.starts_on.year if current else None),
+            ("before", upcoming, upcoming.starts_on.year - 1 if upcoming else None),
         ):
             if period is None:
                 continue
             rng = random.Random(f"{seed}:{where}")
+            first = _monday(datetime.date(year, 8, 8))
+            last = min(datetime.date(year, 11, 15), today - datetime.timedelta(days=21))
             moment, n = first, 0
             for kind, (story, weight) in s.FAILED.items():
                 for _copy in range(max(1, round(weight * variety / 12))):
@@ -171,8 +175,8 @@ def record_book(reference, *, now, seed=1, variety=1, log=print) -> Book:
                     )
                     if template is not None:
                         book.failed[where].setdefault(kind, []).append(template)
-                    moment += datetime.timedelta(weeks=3)
-                    if moment >= today - datetime.timedelta(days=21):
+                    moment += datetime.timedelta(weeks=1)
+                    if moment >= last:
                         moment = first
     log(
         f"  {book.recorded} templates recorded through the services ({book.rows:,} rows) "
@@ -203,12 +207,47 @@ class Spec:
         return self.template.start + self.shift
 
 
+_calendar = {}  # first ordinal -> bytes: 1 for a working day, 0 for a day off (cases.workdays)
+
+
+def _working(first, last):
+    """The working days from ``first`` to ``last`` (dates) as bytes, read from the
+    domain's calendar once per decade."""
+    flags = []
+    day = first
+    while day <= last:
+        decade = day.year // 10 * 10
+        if decade not in _calendar:
+            from cases.workdays import is_working_day
+
+            start = datetime.date(decade, 1, 1)
+            _calendar[decade] = bytes(
+                is_working_day(start + datetime.timedelta(days=n))
+                for n in range((datetime.date(decade + 10, 1, 1) - start).days)
+            )
+        index = (day - datetime.date(decade, 1, 1)).days
+        take = min((last - day).days + 1, len(_calendar[decade]) - index)
+        flags.append(_calendar[decade][index : index + take])
+        day += datetime.timedelta(days=take)
+    return b"".join(flags)
+
+
+def same_calendar(template, move):
+    """Whether the days from the template's first to its last date (due dates
+    included) are working days or days off exactly as the same days ``move`` later
+    are, in the domain's calendar (cases.workdays): then every date a service
+    counted in working days (a due date, a reminder) is where it would count it."""
+    first, last = template.first_day, max(template.days)
+    return _working(first, last) == _working(first + move, last + move)
+
+
 def shift_within(template, low, high, rng, *, earliest=None):
     """A shift of whole weeks (and some seconds within the day) that puts the
     template's days within [low, high): the earliest from ``earliest`` (a date)
     when given, else any. A template within one year stays within one year (its
     case number takes the new one); one that spans New Year keeps every day in
-    its year. None when none fits."""
+    its year; and the working days around it stay as they were (``same_calendar``).
+    None when none fits."""
     first, last = template.first_day, template.last_day
     lowest = ((max(low, earliest) if earliest else low) - first).days
     highest = (high - datetime.timedelta(days=1) - last).days
@@ -222,6 +261,8 @@ def shift_within(template, low, high, rng, *, earliest=None):
             if (first + move).year != (last + move).year:
                 continue
         elif any((day + move).year != day.year for day in template.anchored):
+            continue
+        if not same_calendar(template, move):
             continue
         low_s, high_s = template.second_range()
         return move + datetime.timedelta(seconds=rng.randint(low_s, high_s))

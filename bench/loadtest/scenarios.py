@@ -26,7 +26,8 @@ from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
 
 from accounts.history import audit_context
-from cases import services as case_services
+from cases.agreements import services as case_services
+from cases.follow_ups import services as follow_up_services
 from cases.models import Decision, FollowUp, FollowUpEntry, Party, Stage
 from workflows import services as workflow_services
 from workflows.demo import SAMPLE_AREAS
@@ -352,7 +353,7 @@ class Driver:
         follow_up = self.follow_up()
         choices = [p for p in FollowUpEntry.Progress.values if p != FollowUpEntry.Progress.NOT_STARTED]
         entries = [
-            case_services.EntryInput(
+            follow_up_services.EntryInput(
                 area_id=entry.area_id,
                 progress=choices[0] if narrative else self.rng.choice(choices),
                 narrative=narrative or self.rng.choice(NARRATIVES),
@@ -363,7 +364,7 @@ class Driver:
             moment,
             actor,
             "write_follow_up",
-            lambda: case_services.follow_up_report(
+            lambda: follow_up_services.follow_up_report(
                 actor=actor.user, follow_up=follow_up, entries=entries, submit=submit
             ),
             complete=submit,
@@ -375,7 +376,7 @@ class Driver:
             moment,
             self.coordinator,
             "review_follow_up",
-            lambda: case_services.follow_up_review(
+            lambda: follow_up_services.follow_up_review(
                 actor=user, follow_up=follow_up, accept=accept, comment="" if accept else RETURN_COMMENT
             ),
         )

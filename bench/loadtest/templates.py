@@ -46,9 +46,9 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.history import audit_context
 from accounts.models import Organisation, Role
+from cases.agreements.services import next_case_number
 from cases.audit.tables import HASH_FIELD_NAMES
 from cases.models import Agreement, CaseNumberSequence, PlanPeriod, PlanPriority
-from cases.services import next_case_number
 
 from .reference import REASON, TITLES
 from .scenarios import Actor, Clock, Driver, NotPossible, local_date

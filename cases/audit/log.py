@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from simple_history.models import HistoricalChanges
 
-from accounts.querysets import AppendOnlyModel
+from accounts.audited_models import AppendOnlyModel
 
 # How rows of these models reach their agreement, where it is not a field named
 # "agreement". Paths are Django lookups from the history row.

@@ -1,16 +1,17 @@
-"""The audit trail's own record: who exported which part of the log.
+"""The audit trail's own records: who exported which part of the log, and the
+signed checkpoints of the hash chains.
 
-An export is append-only like every audit record (``AppendOnlyModel``: the
-database refuses UPDATE, DELETE and TRUNCATE and chains the rows by hash), and
-it is itself a source of the audit log (cases/audit/log.py), so an export
-shows up in the log like any change."""
+Both are append-only like every audit record (``AppendOnlyModel``: the
+database refuses UPDATE, DELETE and TRUNCATE, chains the rows by hash and sets
+their time). An export is itself a source of the audit log
+(cases/audit/log.py), so an export shows up in the log like any change."""
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.querysets import AppendOnlyModel
+from accounts.audited_models import AppendOnlyModel
 
 
 class AuditExport(AppendOnlyModel):
@@ -39,3 +40,23 @@ class AuditExport(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.get_format_display()} {self.at:%Y-%m-%d %H:%M} ({self.row_count})"
+
+
+class AuditCheckpoint(AppendOnlyModel):
+    """The heads of every hash chain at one moment, signed with an Ed25519 key
+    the database never sees (cases/audit/checkpoints.py). ``message`` is the
+    exact text that was signed: the heads, the signing time and the previous
+    checkpoint's signature, as canonical JSON."""
+
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)  # set by the database
+    message = models.TextField(_("signed message"))
+    signature = models.CharField(_("signature"), max_length=128)
+    key_id = models.CharField(_("key"), max_length=16)
+
+    class Meta:
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"#{self.pk} {self.at:%Y-%m-%d %H:%M} ({self.key_id})"

@@ -13,7 +13,8 @@ it (or in a later one)::
         ]
 
 Both operations do nothing on databases other than PostgreSQL (the SQLite
-demo of ``make run`` has no database-level protection).
+demo of ``make run`` has no database-level protection). Both work in the
+schema the migration runs in (``current_schema()``), see cases/audit/sql.py.
 """
 
 from django.db import migrations
@@ -22,8 +23,14 @@ from . import sql
 from .tables import describe
 
 
+def _schema(schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        return sql.app_schema(cursor)
+
+
 class InstallAuditFunctions(migrations.operations.base.Operation):
-    """Create (or replace) the SQL functions the audit triggers call."""
+    """Create (or replace) the SQL functions the audit triggers call, and drop
+    those of earlier versions that are no longer used."""
 
     reversible = True
     reduces_to_sql = True
@@ -33,11 +40,13 @@ class InstallAuditFunctions(migrations.operations.base.Operation):
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql.FUNCTIONS_SQL, params=None)
+            schema = _schema(schema_editor)
+            schema_editor.execute(sql.in_schema(sql.FUNCTIONS_SQL, schema), params=None)
+            schema_editor.execute(sql.in_schema(sql.OBSOLETE_FUNCTIONS_SQL, schema), params=None)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql.DROP_FUNCTIONS_SQL, params=None)
+            schema_editor.execute(sql.in_schema(sql.DROP_FUNCTIONS_SQL, _schema(schema_editor)), params=None)
 
     def describe(self):
         return "Install the audit trail's SQL functions"
@@ -45,9 +54,12 @@ class InstallAuditFunctions(migrations.operations.base.Operation):
 
 class InstallAuditTriggers(migrations.operations.base.Operation):
     """Make the table of ``app_label.model_name`` append-only (no UPDATE,
-    DELETE or TRUNCATE) and, when it has a ``history_hash`` or ``chain_hash``
-    column, chain its rows by hash. Rows already in the table are chained
-    first, in id order. Reversing removes the triggers and keeps the hashes."""
+    DELETE or TRUNCATE, also taken from every role's grants but the owner's)
+    and chain its rows by hash (its ``history_hash`` or ``chain_hash``
+    column; ``verify_audit`` reports a protected table without one), with the
+    time of each row from the database. Rows already in the
+    table are chained first, in id order. Reversing removes the triggers and
+    keeps the hashes."""
 
     reversible = True
     reduces_to_sql = True
@@ -69,14 +81,23 @@ class InstallAuditTriggers(migrations.operations.base.Operation):
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         table = self._table(schema_editor, to_state)
-        if table is not None:
-            for statement in sql.install_sql(table.table, table.id_column, table.hash_column):
-                schema_editor.execute(statement, params=None)
+        if table is None:
+            return
+        statements = sql.install_sql(
+            table.table,
+            table.id_column,
+            table.hash_column,
+            schema=_schema(schema_editor),
+            time_column=table.time_column,
+            parent=table.parent.as_args() if table.parent else None,
+        )
+        for statement in statements:
+            schema_editor.execute(statement, params=None)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         table = self._table(schema_editor, from_state)
         if table is not None:
-            for statement in sql.uninstall_sql(table.table):
+            for statement in sql.uninstall_sql(table.table, schema=_schema(schema_editor)):
                 schema_editor.execute(statement, params=None)
 
     def describe(self):

@@ -33,13 +33,15 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from viewflow.workflow.models import Task
 
 from accounts.models import User
-from cases.compare import mark_words
+from background.models import OutgoingEmail
+from cases.agreements.compare import mark_words
 from cases.models import Agreement
 
 from . import log
 
 STEP = "step"  # the kind of the events read from viewflow's tasks
 TASK = Task._meta.label_lower
+EMAIL = OutgoingEmail._meta.label_lower  # the e-mails about the agreement's steps (the outbox)
 
 # The kinds of event an auditor filters by, and the tables behind each.
 GROUPS = (
@@ -50,6 +52,7 @@ GROUPS = (
     ("attachments", gettext_lazy("Attachments"), ("cases.attachment",)),
     ("follow_ups", gettext_lazy("Follow-ups"), ("cases.followup", "cases.followupentry", "cases.actionpoint")),
     ("steps", gettext_lazy("Steps"), ("workflows.taskdeadline", STEP)),
+    ("emails", gettext_lazy("E-mail"), (EMAIL,)),
 )
 OTHER = ("other", gettext_lazy("Other"))
 GROUP_OF = {key: group for group, _label, keys in GROUPS for key in keys}
@@ -61,6 +64,10 @@ ACTIONS = {
     "step_started": gettext_lazy("Step started"),
     "step_done": gettext_lazy("Step completed"),
     "step_cancelled": gettext_lazy("Step cancelled"),
+    "email_sent": gettext_lazy("E-mail sent"),
+    "email_waiting": gettext_lazy("E-mail waiting to be sent"),
+    "email_held": gettext_lazy("E-mail held for the daily digest"),
+    "email_failed": gettext_lazy("E-mail failed"),
 }
 
 LONG_TEXT = 80  # texts longer than this get their changed words marked
@@ -382,6 +389,53 @@ def _in_order(dated):
     return seen
 
 
+def _email_events(agreement, names, using="default"):
+    """The e-mails about the agreement's steps (the outbox): what was sent to
+    whom and why, when it was sent (or that it waits, is held for a digest, or
+    failed, with its error). One query."""
+    emails = (
+        OutgoingEmail.objects.using(using)
+        .filter(task__process__agreementprocess__agreement=agreement.pk)
+        .select_related("recipient", "digest")
+        .order_by("created_at", "pk")
+    )
+    events = []
+    for email in emails:
+        Status = OutgoingEmail.Status
+        if email.status == Status.SENT:
+            action, when = "email_sent", email.sent_at
+        elif email.status == Status.IN_DIGEST:
+            sent = email.digest.sent_at if email.digest.status == Status.SENT else None
+            action, when = ("email_sent", sent) if sent else ("email_held", email.created_at)
+        elif email.status == Status.HELD:
+            action, when = "email_held", email.created_at
+        elif email.status == Status.FAILED:
+            action, when = "email_failed", email.created_at
+        else:
+            action, when = "email_waiting", email.created_at
+        recipient = _name_of(email.recipient) if email.recipient_id else email.to_address
+        changes = [Change(label=capfirst(_("subject")), old="", new=email.subject)]
+        if email.status == Status.IN_DIGEST:
+            changes.append(Change(label=capfirst(_("digest")), old="", new=_("in the daily digest")))
+        if email.last_error and email.status != Status.SENT:
+            changes.append(Change(label=capfirst(_("last error")), old="", new=email.last_error))
+        events.append(
+            Event(
+                when=when,
+                kind=EMAIL,
+                group="emails",
+                action=action,
+                subject=_("E-mail to %(recipient)s") % {"recipient": f"{recipient} <{email.to_address}>"},
+                reason=email.reason,  # sent by the application, not by a person: no "who"
+                step=names.get(TASK, email.task_id),
+                task_id=email.task_id,
+                changes=changes,
+                order=(when, 4, 0, email.pk),
+            )
+        )
+    return events
+
+
 def build_timeline(agreement: Agreement, using="default") -> Timeline:
     """Every event of ``agreement``, oldest first. ``agreement`` comes from
     ``visible_agreement`` (with its municipality, plan period, predecessor)."""
@@ -487,6 +541,7 @@ def build_timeline(agreement: Agreement, using="default") -> Timeline:
                     order=(task.finished, 1, 0, task.pk),
                 )
             )
+    events.extend(_email_events(agreement, names, using=using))
     events.sort(key=lambda e: e.order)
     actors = sorted({(e.actor_id, e.actor) for e in events if e.actor_id}, key=lambda a: (a[1].lower(), a[0]))
     return Timeline(agreement=agreement, events=events, actors=actors)

@@ -39,10 +39,13 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "cases",
     "workflows",
     "cases.audit",
+    "background",
 ]
 
 MIDDLEWARE = [
@@ -52,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.NoStoreWhenSignedInMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -93,12 +97,17 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out login before any password is checked.
     "axes.backends.AxesStandaloneBackend",
+    # Second: refuses a password sprayed from one address over many accounts (accounts/spraying.py).
+    "accounts.spraying.PasswordSprayBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # Guardian's anonymous user would be a row in our user table; we need none.
 ANONYMOUS_USER_NAME = None
 GUARDIAN_MONKEY_PATCH_USER = False
+# Guardian's checker reads a user's object permissions once per user object
+# (per request); accounts.permissions.grants_of fills that cache in its one query.
+GUARDIAN_AUTO_PREFETCH = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -121,6 +130,10 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 # LOGIN_LOCKOUT_MINUTES: how long the lock-out lasts (default 15).
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# LOGIN_SPRAY_LIMIT: one password failing from one client address for this
+# many different e-mail addresses within the pause (default 5) pauses that
+# password from that address, for every account (accounts/spraying.py).
+LOGIN_SPRAY_LIMIT = env.int("LOGIN_SPRAY_LIMIT", default=5)
 AXES_USERNAME_CALLABLE = "accounts.views.axes_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.middleware.client_ip"
 # A successful login clears that person's failed attempts (from that address only).
@@ -132,6 +145,19 @@ AXES_HTTP_RESPONSE_CODE = 429
 # No start-up banner; logs mask e-mail and client addresses.
 AXES_VERBOSE = False
 
+# Signed checkpoints of the audit trail (cases/audit/checkpoints.py): Ed25519
+# keys the database never sees. The signer (manage.py audit_checkpoint, from
+# cron or the worker) needs the private key, verify_audit only the public one.
+# AUDIT_SIGNING_KEY_FILE: a PEM file (PKCS#8) readable by the signing process
+# only; or AUDIT_SIGNING_KEY: the same PEM text, or the raw key in base64.
+AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE", default="")
+AUDIT_SIGNING_KEY = env("AUDIT_SIGNING_KEY", default="")
+# AUDIT_VERIFY_KEY_FILE: a file of PEM public keys; or AUDIT_VERIFY_KEYS: raw
+# public keys in base64, comma-separated (as audit_checkpoint --generate-key
+# prints them). Keep old keys listed after a change of key.
+AUDIT_VERIFY_KEY_FILE = env("AUDIT_VERIFY_KEY_FILE", default="")
+AUDIT_VERIFY_KEYS = env("AUDIT_VERIFY_KEYS", default="")
+
 # Two-factor sign-in (django-otp, TOTP): holders of these roles must give a
 # one-time code from an authenticator app after their password; anyone else may
 # turn it on from the "Tvåstegsverifiering" page. Coordinators and
@@ -139,6 +165,28 @@ AXES_VERBOSE = False
 # enough. The local demo and the test settings turn the requirement off.
 SAMVERKAN_REQUIRE_2FA_ROLES = ["coordinator", "administrator"]
 OTP_TOTP_ISSUER = "Samverkan"
+# Setting up the first authenticator app needs more than the password: a
+# one-time link e-mailed to the account's address, valid ENROLMENT_LINK_MINUTES
+# (default 30), or a one-time code an administrator hands out, valid
+# ENROLMENT_CODE_HOURS (default 72). See accounts/enrolment.py.
+ENROLMENT_LINK_MINUTES = env.int("ENROLMENT_LINK_MINUTES", default=30)
+ENROLMENT_CODE_HOURS = env.int("ENROLMENT_CODE_HOURS", default=72)
+
+# Sign-in through the organisations' own identity providers (OpenID Connect).
+# OIDC_PROVIDERS: comma-separated keys, e.g. "dalarna,falun"; each key's
+# settings in OIDC_<KEY>_ISSUER, _CLIENT_ID, _CLIENT_SECRET, _DOMAINS (e-mail
+# domains it vouches for), and optionally _NAME, _ROLES (the claim → role
+# mapping), _ORGANISATIONS, _GROUPS_CLAIM, _EMAIL_CLAIM, _SUBJECT_CLAIM,
+# _MFA_AMR, _MFA_ACR, _SCOPES, _USERINFO, _TIMEOUT. Documented in the README
+# (Settings, and the Entra ID recipe) and in accounts/providers.py.
+try:
+    from accounts.providers import ProviderConfigError, providers_from_env
+
+    SAMVERKAN_OIDC_PROVIDERS = providers_from_env(env)
+except ProviderConfigError as _error:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(str(_error)) from _error
 
 # Swedish by default, English selectable.
 LANGUAGE_CODE = "sv"
@@ -156,10 +204,77 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 MEDIA_URL = "/media/"
 
-# E-mail. EMAIL_URL e.g. smtp://user:password@mail.example.se:587 (production);
-# the local settings print mail to the console.
+# E-mail. Everything sent through Django's mail API goes into the outbox
+# (background.mail), in the transaction of the change that causes it; the
+# background worker sends it through EMAIL_DELIVERY_BACKEND. EMAIL_URL, e.g.
+# smtp://user:password@mail.example.se:587, sets the mail server (production
+# requires it for mail to leave); without it the local settings print mail to
+# the worker's console and the test settings keep it in memory.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="samverkan@regiondalarna.se")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_BACKEND = "background.mail.OutboxEmailBackend"
+EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# EMAIL_TIMEOUT: seconds the worker waits for the mail server before it tries
+# again later (default 60; a slow server answering in 30 s is still served).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=60)
+
+
+def email_url_settings(url):
+    """The SMTP settings of EMAIL_URL, for the worker's delivery backend."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        found = env.email_url_config(url)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"The environment variable EMAIL_URL is malformed: {exc}") from exc
+    found["EMAIL_DELIVERY_BACKEND"] = found.pop("EMAIL_BACKEND")
+    return found
+
+
+if env.str("EMAIL_URL", default=""):
+    vars().update(email_url_settings(env.str("EMAIL_URL")))
+
+# The outbox's retries: after a failed attempt the worker waits
+# OUTBOX_RETRY_SECONDS (default 60), doubling each time up to
+# OUTBOX_RETRY_MAX_SECONDS (default 3600); after OUTBOX_MAX_ATTEMPTS (default
+# 8, about 4 hours in all) the message is failed and shown to administrators,
+# who can send it again. A permanent refusal (SMTP 5xx) fails at once.
+OUTBOX_RETRY_SECONDS = env.float("OUTBOX_RETRY_SECONDS", default=60)
+OUTBOX_RETRY_MAX_SECONDS = env.float("OUTBOX_RETRY_MAX_SECONDS", default=3600)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+
+# The background worker (`manage.py run_worker`): Django's task interface
+# with django-tasks-db's database backend, so the queue is in the database the
+# application already has (SQLite in the demo, PostgreSQL in production).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# BACKGROUND_TICK_SECONDS: how often each worker's scheduler looks at the schedule (default 15).
+BACKGROUND_TICK_SECONDS = env.float("BACKGROUND_TICK_SECONDS", default=15)
+# The jobs the workers run on a schedule (background.schedule): every N
+# seconds, or daily at a local time. Each runs once per slot however many
+# workers run. Override the times with the variables named.
+BACKGROUND_SCHEDULE = {
+    # viewflow's timers: yearly follow-ups open, agreements close (was a cron line).
+    "workflow_timers": {
+        "call": "workflows.jobs.fire_workflow_timers",
+        "every_seconds": env.float("WORKFLOW_TIMERS_EVERY_SECONDS", default=300),
+    },
+    # A safety net for e-mail: retries that came due and anything a stopped worker left.
+    "deliver_emails": {
+        "call": "background.mail.deliver_due",
+        "every_seconds": env.float("DELIVER_EMAILS_EVERY_SECONDS", default=60),
+    },
+    # Reminders before and on a step's due date, escalation after it (working days only).
+    "step_reminders": {"call": "workflows.reminders.send_step_reminders", "at": env("REMINDERS_AT", default="06:00")},
+    # The daily digest of those who chose one, after the reminders of the day.
+    "email_digest": {"call": "background.mail.send_digests", "at": env("DIGEST_AT", default="07:00")},
+    # Old finished task rows of the queue (not the outbox, which is kept).
+    "prune_task_results": {"call": "background.jobs.prune_task_results", "at": "03:30"},
+    # The audit trail's signed checkpoints (README › The audit trail), where the signing key is.
+    "audit_checkpoint": {
+        "call": "cases.audit.checkpoints.sign_scheduled_checkpoint",
+        "every_seconds": env.float("AUDIT_CHECKPOINT_EVERY_SECONDS", default=3600),
+    },
+}
 
 SESSION_COOKIE_HTTPONLY = True
 # Idle sessions end after SESSION_IDLE_SECONDS (default 30 minutes) without a request.
@@ -181,8 +296,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# Default due dates, in days from when a step reaches its party. A coordinator
-# can change a step's due date. Override with STEP_DUE_DAYS_<STEP>=n.
+# Default due dates, in Swedish working days (cases.workdays: weekends and
+# public holidays do not count) from when a step reaches its party. A
+# coordinator can change a step's due date. Override with STEP_DUE_DAYS_<STEP>=n.
 STEP_DUE_DAYS = {
     step: env.int(f"STEP_DUE_DAYS_{step.upper()}", default=days)
     for step, days in {
@@ -202,3 +318,8 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 # The day ("MM-DD") each year's follow-up of an agreement in force opens.
 FOLLOW_UP_OPENS = env("FOLLOW_UP_OPENS", default="10-01")
+
+# Reminders: the people who can take an open step are reminded this many
+# working days before its due date, and on it; on the first working day after
+# it the step is escalated to the region's coordinators.
+REMINDER_WORKING_DAYS_BEFORE = env.int("REMINDER_WORKING_DAYS_BEFORE", default=3)

@@ -6,7 +6,13 @@ from .base import BASE_DIR, INSTALLED_APPS, env
 DEBUG = True
 SECRET_KEY = env("SECRET_KEY", default="local-demo-key-not-for-production-use-0123456789")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The worker beside the server (`make run`) prints the e-mails it sends, unless EMAIL_URL is set.
+if not env.str("EMAIL_URL", default=""):
+    EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.console.EmailBackend"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The server and the worker write to the same file: wait for each other's
+    # writes, and take the write lock at the start of a transaction.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 
 # The demo's coordinators and administrator log in with their password only, so
 # a newcomer can try every role at once without an authenticator app. Anyone can

@@ -56,12 +56,6 @@ DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
     "options", env.str("PG_OPTIONS", default="-c max_parallel_workers_per_gather=0 -c random_page_cost=1.1")
 )
 
-if env.str("EMAIL_URL", default=""):
-    try:
-        vars().update(env.email_url("EMAIL_URL"))
-    except Exception as exc:
-        raise ImproperlyConfigured(f"The environment variable EMAIL_URL is malformed: {exc}") from exc
-
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DEBUG = False

@@ -8,7 +8,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise RuntimeError("The tests run on PostgreSQL only; DATABASE_URL must point at one.")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The outbox (base.py) stays; what the worker delivers is kept in memory,
+# unless EMAIL_URL names a mail server (the worker processes of tests/background).
+if not env.str("EMAIL_URL", default=""):
+    EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = BASE_DIR / "test-artifacts" / "media"
 
 # Most tests log in with client.login()/force_login(), which give django-axes

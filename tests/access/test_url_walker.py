@@ -12,6 +12,7 @@ coordinator, an auditor and a deactivated user.
 - the Falun cultural head → 403 or 404 on everything of Mora's, with the row
   count of every table unchanged; global pages never show Mora;
 - the auditor → reads, but no write succeeds (row counts unchanged);
+- every answer to a signed-in user says ``Cache-Control: no-store``;
 - nobody ever gets a 5xx."""
 
 import re
@@ -39,6 +40,7 @@ pytestmark = pytest.mark.django_db
 #   coordinator     a global writing page: only coordinators may POST (others 403)
 #   reader          audit log and exports: coordinators and auditors only
 #   admin           Django's admin: administrators only
+#   administrator   the application's pages for administrators (the e-mail outbox): others get 403
 POLICY = {
     "home": "public",  # a redirect to the inbox, which asks for login
     "admin:login": "public",
@@ -50,6 +52,15 @@ POLICY = {
     "accounts:two_factor_setup": "auth",
     "accounts:two_factor_verify": "auth",
     "accounts:two_factor_disable": "auth",
+    "accounts:two_factor_recovery": "auth",
+    "accounts:recovery_codes": "auth",
+    "accounts:enrolment_request": "auth",
+    "accounts:enrolment_link": "auth",
+    "accounts:sign_ins": "auth",
+    "accounts:sessions_end": "auth",
+    # Signing in through an organisation's identity provider: before anyone is signed in.
+    "accounts:oidc_login": "public",
+    "accounts:oidc_callback": "public",
     "workflows:inbox": "auth",
     "workflows:queue": "auth",
     "workflows:archive": "auth",
@@ -78,17 +89,24 @@ POLICY = {
     "workflows:county": "auth",
     "workflows:county_csv": "auth",
     "workflows:coverage": "auth",
+    "background:preferences": "auth",  # one's own e-mail setting
+    "background:outbox": "administrator",
+    "background:outbox_retry": "administrator",
 }
 # Tables that a request may legitimately write to without changing any data:
-# sessions, sign-in events and lock-out bookkeeping, the record of exports.
+# sessions (and our record of them), sign-in events and lock-out bookkeeping,
+# one-time enrolment links asked for by the user, the record of exports.
 VOLATILE_TABLES = {
     "django_session",
+    "accounts_usersession",
+    "accounts_enrolmenttoken",
     "accounts_signinevent",
     "axes_accessattempt",
     "axes_accesslog",
     "axes_accessfailurelog",
     "audit_auditexport",
     "audit_historicalauditexport",
+    "accounts_failedpasswordattempt",
 }
 COUNTS = Counter()
 
@@ -130,7 +148,7 @@ def world(coordinator, mora_head, falun_head):
     """A Mora agreement with everything hanging off it, and a Falun one."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from cases import services
+    from cases.agreements import services
 
     mora = agreement_in_stage(Stage.APPROVAL, "Mora", coordinator=coordinator, head=mora_head)
     falun = agreement_in_stage(Stage.REVIEW, "Falun", coordinator=coordinator, head=falun_head)
@@ -141,7 +159,7 @@ def world(coordinator, mora_head, falun_head):
     )
     meeting = action_point = None
     try:
-        from cases import meetings
+        from cases.meetings import services as meetings
 
         meeting = meetings.meeting_record(
             actor=coordinator,
@@ -211,6 +229,10 @@ def urls_for(name, route, world):
         ]
     if name == "workflows:attachment":
         return [reverse(name, args=[world["attachment"].pk])]
+    if name == "accounts:enrolment_link":
+        return [reverse(name, args=["no-such-link"])]
+    if name in ("accounts:oidc_login", "accounts:oidc_callback"):
+        return [reverse(name, args=["no-such-provider"])]
     if name in ("workflows:meeting", "workflows:meeting_minutes", "workflows:action_point_add"):
         return [reverse(name, args=[world["meeting"].pk])]
     if name == "workflows:action_point_status":
@@ -265,6 +287,8 @@ def test_walk_every_url_as_every_user(world, coordinator, auditor, falun_head, a
                         if method == "post" and role in ("falun_head", "auditor", "anonymous", "deactivated")
                         else None
                     )
+                    # (a deactivated user's session signs no one in; a walk past the logout URL signs out)
+                    signed_in = role != "deactivated" and "_auth_user_id" in client.session
                     response = getattr(client, method)(url)
                     COUNTS[(role, method)] += 1
                     code = response.status_code
@@ -288,8 +312,13 @@ def test_walk_every_url_as_every_user(world, coordinator, auditor, falun_head, a
                         problem = f"{code}: a global write allowed"
                     elif role in ("falun_head", "mora_official") and kind == "reader" and code != 403:
                         problem = f"{code}: audit log for a municipal user"
+                    elif role in ("falun_head", "mora_official", "coordinator", "auditor") and kind == "administrator":
+                        if code != 403:
+                            problem = f"{code}: an administrators' page for a {role}"
                     elif role == "falun_head" and code == 200 and (mora.case_number in body_of(response)):
                         problem = "Mora's case number shown to Falun"
+                    elif signed_in and "no-store" not in response.get("Cache-Control", ""):
+                        problem = f"{code} without Cache-Control: no-store for a signed-in user"
                     if before is not None:
                         after = row_counts()
                         changed = {t: (before[t], after[t]) for t in before if before[t] != after.get(t)}

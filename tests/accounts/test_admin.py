@@ -51,3 +51,25 @@ def test_user_history_is_shown_in_the_admin(client, administrator, falun_head):
     client.login(email=administrator.email, password=PASSWORD)
     response = client.get(reverse("admin:accounts_user_history", args=[falun_head.pk]))
     assert response.status_code == 200
+
+
+def test_deactivating_a_municipality_in_the_admin_ends_its_members_access(client, administrator, falun_head):
+    """Grants are derived from active memberships, and a membership of an
+    inactive organisation is not active: the members' groups go at once."""
+    from accounts.models import User
+    from accounts.permissions import Action, can_act_for
+
+    falun = municipality("Falun")
+    assert can_act_for(falun_head, falun, Action.REVIEW)
+    client.login(email=administrator.email, password=PASSWORD)
+    response = client.post(
+        reverse("admin:accounts_organisation_change", args=[falun.pk]),
+        {"kind": "municipality", "name": "Falun", "kommunkod": "2080"},  # "is_active" unticked
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    falun.refresh_from_db()
+    assert falun.is_active is False
+    head = User.objects.get(pk=falun_head.pk)
+    assert not can_act_for(head, falun, Action.VIEW)
+    assert not head.groups.exists()
+    assert falun.history.latest().history_user == administrator

@@ -1,11 +1,22 @@
 """The permission rules as a table: every role × own municipality / another
-municipality / the region × every action, each cell asserted, both by the rule
-(`can_act_for`) and by what guardian tells viewflow (`has_perm`)."""
+municipality / the region × every action, each cell asserted once, through
+the one path every check takes: `can_act_for`, which asks the grants derived
+from the memberships through Django's and guardian's backends (`has_perm`),
+as viewflow does for a step's `.Permission`."""
 
 import pytest
+from django.contrib.auth.backends import ModelBackend
+from guardian.core import ObjectPermissionChecker
 
-from accounts.models import Role
-from accounts.permissions import ACTION_PERMISSIONS, Action, can_act_for
+from accounts.models import Role, User
+from accounts.permissions import (
+    ACTION_PERMISSIONS,
+    Action,
+    can_act_for,
+    can_manage_outgoing_email,
+    grants_of,
+    perm_name,
+)
 from tests.factories import municipality, region, user_with_role
 
 A = Action
@@ -50,16 +61,67 @@ def _target(name):
 def test_permission_cell(role, home, target, action):
     user = user_with_role(role, home)
     expected = action in TABLE[(role, home)][target]
-    organisation = _target(target)
-
-    assert can_act_for(user, organisation, action) is expected
-
-    if action in ACTION_PERMISSIONS:
-        perm = f"accounts.{ACTION_PERMISSIONS[action]}"
-        via_guardian = user.has_perm(perm, organisation) or user.has_perm(perm)
-        # The region row carries no object permissions; model-wide grants stand for it.
-        assert via_guardian is expected, f"guardian disagrees with the rule for {perm} on {organisation}"
+    assert can_act_for(user, _target(target), action) is expected
 
 
 def test_table_covers_every_role():
     assert {role for role, _ in TABLE} == set(Role)
+
+
+def test_every_action_has_one_permission_and_every_step_uses_it():
+    """Each action has its permission; each human step declares, as its viewflow
+    `.Permission`, the permission of the action it checks."""
+    from workflows.flows import AgreementFlow
+    from workflows.nodes import AgreementStep
+
+    assert set(ACTION_PERMISSIONS) == set(Action)
+    steps = [node for node in AgreementFlow.instance.nodes() if isinstance(node, AgreementStep)]
+    assert steps
+    for node in steps:
+        assert node._owner_permission == perm_name(node.action), node.name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "home"), list(TABLE), ids=lambda v: str(v))
+def test_one_query_reads_what_the_backends_would(role, home, django_assert_num_queries):
+    """grants_of reads a user's grants in one query and fills the caches that
+    Django's ModelBackend and guardian's checker would fill themselves; after
+    it, no check of the request asks the database."""
+    user = user_with_role(role, home)
+    primed, own = User.objects.get(pk=user.pk), User.objects.get(pk=user.pk)
+    targets = [_target(name) for name in ("own", "other", "region")]
+    with django_assert_num_queries(1):
+        grants_of(primed)
+    with django_assert_num_queries(0):
+        for target in targets:
+            for action in Action:
+                can_act_for(primed, target, action)
+
+    assert primed._perm_cache == ModelBackend().get_all_permissions(own)
+    assert primed._user_perm_cache == own._user_perm_cache
+    assert primed._group_perm_cache == own._group_perm_cache
+    checker = ObjectPermissionChecker(own)
+    checker._prefetch_cache()
+    assert {key: sorted(perms) for key, perms in primed._guardian_perms_cache.items()} == {
+        key: sorted(perms) for key, perms in checker._obj_perms_cache.items()
+    }
+
+
+def test_whoever_may_take_a_step_may_see_the_agreement():
+    """The step's wrapper (workflows.nodes.wrap_step_view) checks only the
+    step's permission before the lock, and looks at VIEW only to choose between
+    403 and 404 when refused: so every role that takes a step must see."""
+    from accounts.permissions import ROLE_ACTIONS
+    from workflows.flows import AgreementFlow
+    from workflows.nodes import AgreementStep
+
+    step_actions = {node.action for node in AgreementFlow.instance.nodes() if isinstance(node, AgreementStep)}
+    for role, actions in ROLE_ACTIONS.items():
+        if actions & step_actions:
+            assert Action.VIEW in actions, role
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "home"), list(TABLE), ids=lambda v: str(v))
+def test_only_administrators_manage_the_outgoing_email(role, home):
+    assert can_manage_outgoing_email(user_with_role(role, home)) is (role == Role.ADMINISTRATOR)

@@ -8,19 +8,12 @@ from django.db import DatabaseError, connection, transaction
 
 from cases.audit.tables import protected_tables
 
-from .conftest import run_sql
+from .conftest import refused, run_sql
 
 pytestmark = pytest.mark.django_db
 
 HISTORY = "cases_historicalagreement"
 M2M_HISTORY = "cases_historicalcollaborationarea_priorities"
-
-
-def refused(statement, params=None):
-    """Run ``statement`` in a savepoint and return the database's error message."""
-    with pytest.raises(DatabaseError) as excinfo, transaction.atomic():
-        run_sql(statement, params)
-    return str(excinfo.value)
 
 
 def count(table):
@@ -129,7 +122,8 @@ def test_every_protected_table_is_found(db):
         "workflows_historicaltaskdeadline",
     } <= tables
     chained = {t.table: t.hash_column for t in protected_tables()}
-    assert chained[M2M_HISTORY] is None  # append-only, no hash column of its own
+    assert chained[M2M_HISTORY] == "history_hash"  # chained like every history table
+    assert chained["cases_historicaldialoguemeeting_participants"] == "history_hash"
     assert chained["accounts_signinevent"] == "chain_hash"
     assert chained[HISTORY] == "history_hash"
     assert connection.vendor == "postgresql"

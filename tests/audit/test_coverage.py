@@ -3,7 +3,7 @@
 If this fails after you added a model with history: add
 ``InstallAuditTriggers("<app>", "historical<model>")`` to a migration of your
 app (depending on ("audit", "0001_audit_functions")), and make the model
-inherit accounts.querysets.AuditedModel. See cases/audit/operations.py.
+inherit accounts.audited_models.AuditedModel. See cases/audit/operations.py.
 """
 
 import pytest
@@ -11,7 +11,7 @@ from django.apps import apps
 from django.db import connection
 from simple_history.models import HistoricalChanges
 
-from accounts.querysets import AuditedModel, AuditedQuerySet
+from accounts.audited_models import AuditedModel, AuditedQuerySet
 from cases.audit.tables import missing_protection, protected_tables
 
 from .conftest import run_sql, verify
@@ -52,7 +52,7 @@ def test_every_model_with_history_refuses_bulk_writes(db):
     with_history = [m for m in apps.get_models() if hasattr(m._meta, "simple_history_manager_attribute")]
     assert len(with_history) >= 13
     lacking = sorted(m._meta.label for m in with_history if not issubclass(m, AuditedModel))
-    assert not lacking, f"Models with history that do not inherit accounts.querysets.AuditedModel: {lacking}"
+    assert not lacking, f"Models with history that do not inherit accounts.audited_models.AuditedModel: {lacking}"
     # ...and keep querysets derived from AuditedQuerySet on their default and base managers.
     lacking = sorted(
         m._meta.label

@@ -13,7 +13,7 @@ from django.db import transaction
 from accounts import services as account_services
 from accounts.models import Membership, Role, User
 from accounts.permissions import GROUP_PREFIX
-from cases import services
+from cases.agreements import services
 from cases.models import Agreement, CaseNumberSequence
 from tests.factories import current_period, municipality, region, user_with_role
 

@@ -11,7 +11,7 @@ from .helpers import at
 
 
 @pytest.fixture
-def county(coordinator, mora_head, falun_head, time_machine):
+def county(coordinator, mora_head, falun_head, time_machine, history_keeps_client_time):
     """Two agreements with history on two days: Mora's signed on 2 March 2026,
     Falun's sent for review on 3 March. Many rows share a timestamp (the
     clock stands still within each day), across tables."""

@@ -28,7 +28,7 @@ def area(title, goal, **extra):
 
 
 @pytest.fixture
-def history(client, coordinator, mora_head, time_machine):
+def history(client, coordinator, mora_head, time_machine, history_keeps_client_time):
     """An agreement changed over HTTP at 08:00, 08:10, 08:20, 08:30, 08:40 and 08:50."""
     period = current_period()
     networks = PlanPriority.objects.get(plan_period=period, code="chefsnatverk")

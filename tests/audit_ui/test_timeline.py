@@ -46,7 +46,7 @@ def step_title(name):
 
 
 @pytest.fixture
-def lifecycle(client, coordinator, mora_head, mora_official, time_machine):
+def lifecycle(client, coordinator, mora_head, mora_official, time_machine, history_keeps_client_time):
     """An agreement taken over HTTP from opening to in force, one step every five minutes."""
     period = current_period()
     priority = PlanPriority.objects.get(plan_period=period, code="kulturskolor")
@@ -252,7 +252,9 @@ def test_filters_by_kind_and_person(client, auditor, lifecycle, mora_official):
     ]
 
 
-def test_withdrawal_due_dates_and_attachments_are_on_the_timeline(client, coordinator, mora_head, time_machine):
+def test_withdrawal_due_dates_and_attachments_are_on_the_timeline(
+    client, coordinator, mora_head, time_machine, history_keeps_client_time
+):
     time_machine.move_to(at(8, 0), tick=False)
     agreement = agreement_in_stage(Stage.REVIEW, "Mora", coordinator=coordinator, head=mora_head)
     review = open_task(agreement, "review")

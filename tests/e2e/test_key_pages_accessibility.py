@@ -26,7 +26,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from accounts.models import Role
-from cases.meetings import ActionPointInput, meeting_record
+from cases.meetings.services import ActionPointInput, meeting_record
 from cases.models import Stage
 from tests.factories import agreement_in_stage, municipality, user_with_role
 from workflows.flows import AgreementFlow
@@ -331,6 +331,16 @@ def test_the_coordinators_pages(context_for, live_server, key_pages, coordinator
     key_pages.check(page, "not-found-404", who=who)
     go(page, live_server, reverse("accounts:two_factor"))
     key_pages.check(page, "two-factor-off", who=who)
+    # Setting up the app needs the one-time link from the coordinator's mailbox first.
+    from django.test import TestCase
+
+    from accounts import enrolment
+    from tests.security.helpers import enrolment_link_from_outbox
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        enrolment.link_send(user=coordinator)
+    go(page, live_server, "/konto/" + enrolment_link_from_outbox(coordinator).split("/konto/", 1)[1])
+    submit_and_wait(page, re.compile("^Fortsätt"))
     go(page, live_server, reverse("accounts:two_factor_setup"))
     key_pages.check(page, "two-factor-setup", who=who)
     page.locator("input[name=code]").fill("000000")
@@ -397,6 +407,14 @@ def test_the_auditors_pages(context_for, live_server, key_pages, auditor, county
     key_pages.check(page, "audit-log", who=who)
     go(page, live_server, reverse("workflows:audit_log") + "?date_from=2026-05-01&date_to=2026-04-01", status=400)
     key_pages.check(page, "audit-log-errors", who=who)
+    go(page, live_server, reverse("background:preferences"))
+    key_pages.check(page, "email-settings", who=who)
+
+    # The administrators' view of the outgoing e-mail (the steps above queued some).
+    administrator = user_with_role(Role.ADMINISTRATOR, full_name="Ingrid Admin")
+    admin_page = context_for(administrator).new_page()
+    go(admin_page, live_server, reverse("background:outbox") + "?status=pending")
+    key_pages.check(admin_page, "outgoing-email", who="administrator")
 
     # Two-step sign-in with an app: the code page, and a wrong code.
     reader = user_with_role(Role.AUDITOR, full_name="Rut Revisor")
@@ -678,3 +696,94 @@ def test_the_decision_and_signing_forms_by_keyboard(context_for, live_server, co
         keys.assert_focus_always_visible()
     agreement.refresh_from_db()
     assert agreement.stage == Stage.IN_FORCE
+
+
+# ---------------------------------------------------------------------------
+# Signing in: through the organisation's identity provider, two-step set-up,
+# recovery codes, the user's own sign-ins
+# ---------------------------------------------------------------------------
+
+
+def test_the_sign_in_pages(browser, context_for, live_server, key_pages, oidc_provider, settings):
+    """A person signs in through the (real) identity provider in the browser;
+    every page of signing in and of one's own sessions passes axe."""
+    from django.test import TestCase
+
+    from accounts import enrolment
+    from tests.security.helpers import enrolment_link_from_outbox
+
+    settings.SAMVERKAN_REQUIRE_2FA_ROLES = ["coordinator", "administrator"]
+    oidc_provider.configure(rules="domain:mora.se=2062:official")
+    oidc_provider.allow_redirect(live_server.url + reverse("accounts:oidc_callback", args=["test"]))
+    oidc_provider.person("ulla", email="ulla@mora.se", name="Ulla Mora", groups=[])
+    oidc_provider.signs_in_next("ulla")
+
+    # The login page with the provider's button; the browser goes there and back.
+    page = browser.new_context(locale="sv-SE").new_page()
+    go(page, live_server, reverse("login"))
+    key_pages.check(page, "login-with-provider", who="anonymous")
+    with page.expect_navigation(url=re.compile(r"/arbete/$")):
+        page.get_by_role("link", name="Logga in med Testleverantören").click()
+    assert page.inner_text("h1") == "Att göra"
+    assert "Ulla Mora" in page.inner_text("header")
+
+    # Her own sign-ins, with a second session: she signs in again from another browser.
+    other = browser.new_context(locale="sv-SE").new_page()
+    oidc_provider.signs_in_next("ulla")
+    go(other, live_server, reverse("accounts:oidc_login", args=["test"]))
+    assert other.url.endswith("/arbete/")
+    other.context.close()
+    go(page, live_server, reverse("accounts:sign_ins"))
+    assert page.get_by_role("button", name=re.compile("^Avsluta sessionen från")).count() == 1
+    assert "Testleverantören" in page.inner_text("main")
+    key_pages.check(page, "sign-ins", who="municipal official")
+    page.context.close()
+
+    # A coordinator without an app: the enrolment gate, with a wrong code, then a link by e-mail.
+    coordinator = user_with_role(Role.COORDINATOR, full_name="Signe Samordnare")
+    page = context_for(coordinator).new_page()
+    go(page, live_server, reverse("accounts:two_factor_setup"))
+    key_pages.check(page, "enrolment-gate", who="coordinator")
+    page.get_by_label(re.compile("^Registreringskod")).fill("FEL")
+    submit_and_wait(page, "Använd koden", status=400)
+    key_pages.check(page, "enrolment-gate-errors", who="coordinator", errors=1)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        enrolment.link_send(user=coordinator)
+    link = enrolment_link_from_outbox(coordinator).split("/konto/", 1)[1]
+    go(page, live_server, "/konto/" + link)
+    key_pages.check(page, "enrolment-link", who="coordinator")
+    go(page, live_server, "/konto/tvastegsverifiering/lank/okand/", status=404)
+    key_pages.check(page, "enrolment-link-unusable", who="coordinator")
+
+    # Recovery codes (made for a user with an app), and signing in with one.
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    holder = user_with_role(Role.CULTURAL_HEAD, "Falun", full_name="Rut Reserv")
+    TOTPDevice.objects.create(user=holder, name="Autentiseringsapp", confirmed=True)
+    codes = enrolment.recovery_codes_create(user=holder)
+    page = context_for(holder).new_page()
+    go(page, live_server, reverse("accounts:two_factor_recovery"))
+    key_pages.check(page, "two-factor-recovery", who="cultural head")
+    page.get_by_label(re.compile("^Reservkod")).fill("FEL-KOD")
+    submit_and_wait(page, re.compile("^Fortsätt"), status=400)
+    key_pages.check(page, "two-factor-recovery-errors", who="cultural head", errors=1)
+    page.get_by_label(re.compile("^Reservkod")).fill(codes[0])
+    submit_and_wait(page, re.compile("^Fortsätt"))
+    go(page, live_server, reverse("accounts:recovery_codes"))
+    key_pages.check(page, "recovery-codes-count", who="cultural head")
+    submit_and_wait(page, "Skapa nya reservkoder")
+    assert page.locator(".recovery-codes li").count() == 10
+    key_pages.check(page, "recovery-codes-shown", who="cultural head")
+    go(page, live_server, reverse("accounts:two_factor"))
+    key_pages.check(page, "two-factor-on", who="cultural head")
+
+    # The provider is down: the login page says so, in Swedish, and keeps the password form.
+    oidc_provider.configure(issuer="http://127.0.0.1:9")
+    page = browser.new_context(locale="sv-SE").new_page()
+    go(page, live_server, reverse("accounts:oidc_login", args=["test"]))
+    assert "Testleverantören svarar inte just nu" in page.inner_text("main")
+    assert page.get_by_label("Lösenord").is_visible()
+    key_pages.check(page, "login-provider-down", who="anonymous")
+    page.context.close()
+
+    key_pages.assert_all()

@@ -46,7 +46,10 @@ hostile_text = st.one_of(
 )
 hostile_date = st.one_of(
     st.dates().map(lambda d: d.isoformat()),
-    st.sampled_from(["2026-02-30", "0000-00-00", "9999-99-99", "31/12/2026", "", "igår", "2026-13-01", SCRIPT]),
+    st.sampled_from(
+        ["2026-02-30", "0000-00-00", "9999-99-99", "31/12/2026", "", "igår", "2026-13-01", SCRIPT]
+        + ["9999-12-31", "0001-01-01", "10000-01-01"]  # the ends of the calendar (see test_dates.py)
+    ),
     st.text(max_size=20),
 )
 # Files: executables named .pdf, renamed images, empty files, zip bombs' little cousins.

@@ -34,7 +34,7 @@ from viewflow.workflow.models import Task
 from accounts.history import audit_context
 from accounts.models import Organisation, User
 from bench.loadtest import scenarios as s
-from bench.loadtest.generate import Spec, plan, record_book, write
+from bench.loadtest.generate import Spec, plan, record_book, same_calendar, write
 from bench.loadtest.templates import NOT_CLONED, Recording, all_tables, capture, keep_history_times, table_maxima
 from cases.audit.tables import HASH_FIELD_NAMES
 from cases.audit.verify import verify_audit
@@ -51,37 +51,38 @@ APPROVED, RETURNED, REJECTED = Decision.Outcome.APPROVED, Decision.Outcome.RETUR
 WEEKS_EARLIER = datetime.timedelta(weeks=-3, seconds=1234)
 
 # (moment, action, arguments): what happens to one agreement (see tests/perf/conftest.run_script).
-SENT = [(at(2024, 2, 1), "open"), (at(2024, 2, 2), "draft", 2), (at(2024, 2, 3), "submit")]
-ACCEPTED = [*SENT, (at(2024, 2, 6), "review", True, False)]
+# In August and September: no holiday near, so that the generator may move them (see generate.same_calendar).
+SENT = [(at(2024, 8, 5), "open"), (at(2024, 8, 6), "draft", 2), (at(2024, 8, 7), "submit")]
+ACCEPTED = [*SENT, (at(2024, 8, 12), "review", True, False)]
 SCENARIOS = {
-    "withdrawn in drafting": ("2023–2026", [*SENT[:2], (at(2024, 2, 3), "withdraw")]),
+    "withdrawn in drafting": ("2023–2026", [*SENT[:2], (at(2024, 8, 7), "withdraw")]),
     "changes requested, edited, sent again": (
         "2023–2026",
         [
-            (at(2024, 2, 1), "open"),
-            (at(2024, 2, 2), "draft", 3),
-            (at(2024, 2, 3), "submit"),
-            (at(2024, 2, 6), "review", False, True),
-            (at(2024, 2, 8), "edit", 1),
-            (at(2024, 2, 9), "submit"),
+            (at(2024, 8, 5), "open"),
+            (at(2024, 8, 6), "draft", 3),
+            (at(2024, 8, 7), "submit"),
+            (at(2024, 8, 12), "review", False, True),
+            (at(2024, 8, 14), "edit", 1),
+            (at(2024, 8, 15), "submit"),
         ],
     ),
     "half decided, then withdrawn": (
         "2023–2026",
-        [*ACCEPTED, (at(2024, 3, 1), "decide", M, APPROVED, False), (at(2024, 3, 2), "withdraw")],
+        [*ACCEPTED, (at(2024, 9, 2), "decide", M, APPROVED, False), (at(2024, 9, 3), "withdraw")],
     ),
-    "returned by the region": ("2023–2026", [*ACCEPTED, (at(2024, 3, 1), "decide", R, RETURNED, False)]),
+    "returned by the region": ("2023–2026", [*ACCEPTED, (at(2024, 9, 2), "decide", R, RETURNED, False)]),
     "rejected by the municipality after the region approved": (
         "2023–2026",
-        [*ACCEPTED, (at(2024, 3, 1), "decide", R, APPROVED, False), (at(2024, 3, 5), "decide", M, REJECTED, True)],
+        [*ACCEPTED, (at(2024, 9, 2), "decide", R, APPROVED, False), (at(2024, 9, 5), "decide", M, REJECTED, True)],
     ),
     "signed by one party": (
         "2023–2026",
         [
             *ACCEPTED,
-            (at(2024, 3, 1), "decide", M, APPROVED, False),
-            (at(2024, 3, 2), "decide", R, APPROVED, False),
-            (at(2024, 3, 9), "sign", M),
+            (at(2024, 9, 2), "decide", M, APPROVED, False),
+            (at(2024, 9, 3), "decide", R, APPROVED, False),
+            (at(2024, 9, 10), "sign", M),
         ],
     ),
     "in force, follow-ups (one returned), closed": (
@@ -249,6 +250,7 @@ def _clone_and_direct(load, name, script, period, shift, into=None):
     clone_in, direct_in = load.municipality(3), load.municipality(4)
     template = _template(name, script, period)
     shift = shift if not template.fixed_in_time else datetime.timedelta(0)
+    assert same_calendar(template, shift), "a shift the generator makes"
     cloned = _written(lambda: load._write([Spec(template, clone_in, into, shift, name)]))
     _open(into)
     direct = _written(lambda: _direct(load, script, direct_in, into, shift=shift))
@@ -286,7 +288,7 @@ def test_a_clone_in_another_period_is_what_the_services_write_there(load):
     )
     _assert_same(cloned, direct)
     agreement = Agreement.objects.get(municipality=load.municipality(3), plan_period__name="2019–2022")
-    assert agreement.case_number.split()[1].startswith("2020/")
+    assert agreement.case_number.split()[1].startswith("2020/")  # opened in August 2020
     titles = {t for area in agreement.revisions.first().content for t in area["priorities"]}
     assert titles and titles <= set(agreement.plan_period.priorities.values_list("title", flat=True))
 
@@ -522,10 +524,11 @@ def _translated(node):
 
 
 def _audit_reasons():
-    """Every reason the services give history (``audit_context(reason=…)`` in accounts/,
-    cases/ and workflows/, the translated strings in it or in the variables it names
-    within the same function), and its Swedish translation."""
-    reasons = set()
+    """Every reason the services give history: the catalogue (accounts/audit_reasons.py),
+    and any still written at an ``audit_context(reason=…)`` in accounts/, cases/ and
+    workflows/ (the translated strings in it or in the variables it names within the
+    same function); with their Swedish translations."""
+    reasons = _translated(ast.parse((ROOT / "accounts" / "audit_reasons.py").read_text(encoding="utf-8")))
     for folder in ("accounts", "cases", "workflows"):
         for path in (ROOT / folder).rglob("*.py"):
             for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -43,3 +43,39 @@ def verify_otp(client, user):
     response = client.post(reverse("accounts:two_factor_verify"), {"code": code_for(device)})
     assert response.status_code == 302, response.content.decode()[:500]
     return device
+
+
+def enrolment_link_from_outbox(user):
+    """The enrolment link in the latest e-mail to ``user`` (the outbox is
+    delivered first, as the worker would)."""
+    import re
+
+    from django.core import mail
+
+    from background.mail import deliver_due
+
+    deliver_due()
+
+    for message in reversed(mail.outbox):
+        if user.email in message.to:
+            found = re.search(r"https?://\S+/konto/tvastegsverifiering/lank/\S+/", message.body)
+            if found:
+                return found.group(0)
+    raise AssertionError(f"no enrolment link was e-mailed to {user.email}")
+
+
+def enrol_by_email(client, user):
+    """As the user does: ask for a link on the set-up page, open it from the
+    e-mail and press its button. Afterwards the session may set up an app."""
+    from urllib.parse import urlsplit
+
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(reverse("accounts:enrolment_request"))
+    assert response.status_code == 302, response.content.decode()[:300]
+    path = urlsplit(enrolment_link_from_outbox(user)).path
+    assert client.get(path).status_code == 200
+    response = client.post(path)
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:two_factor_setup"), response
+    return path

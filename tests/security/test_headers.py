@@ -212,3 +212,35 @@ def test_gets_of_the_sign_in_pages_change_no_rows(coordinator, mora_head):
     assert head.get(reverse("accounts:two_factor_disable")).status_code == 405
 
     assert table_fingerprints() == before
+
+
+def test_signed_in_pages_and_downloads_are_not_kept_by_the_browser(client, production_headers, coordinator, auditor):
+    """A shared municipal PC must not keep agreements, the audit log or an
+    attachment in its cache after sign-out (every signed-in page is also
+    checked by the URL walker, tests/access)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cases.agreements import services
+    from cases.models import Attachment
+
+    agreement = agreement_in_stage(Stage.REVIEW, "Mora", coordinator=coordinator)
+    services.attachment_add(
+        actor=coordinator,
+        agreement=agreement,
+        uploaded=SimpleUploadedFile("bilaga.pdf", b"%PDF-1.4 x", content_type="application/pdf"),
+    )
+    attachment = Attachment.objects.get(agreement=agreement)
+    assert post_login(client, coordinator.email).status_code == 302
+    for url in (
+        reverse("workflows:inbox"),
+        reverse("workflows:agreement", args=[agreement.pk]),
+        reverse("workflows:attachment", args=[attachment.pk]),
+        reverse("workflows:audit_log"),
+        reverse("workflows:audit_export_csv"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"], url
+        assert "private" in response["Cache-Control"], url
+    logout = client.post(reverse("logout"))
+    assert "no-store" in logout["Cache-Control"]  # the answer to the one who was signed in

@@ -1,6 +1,8 @@
 """Guessing passwords: after 5 wrong passwords in a row for one e-mail address
 from one client address, logging in to that account from there pauses for 15
-minutes, and the page says until when. Always through the real /login/ form."""
+minutes, and the page says until when. Spraying one password over many
+accounts from one address pauses that password there. Always through the
+real /login/ form."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
@@ -140,3 +142,70 @@ def test_lockout_settings_come_from_the_environment(monkeypatch):
     assert reloaded.AXES_FAILURE_LIMIT == 5
     assert reloaded.AXES_COOLOFF_TIME.total_seconds() == 15 * 60
     assert reloaded.AXES_COOLOFF_TIME is not None, "a lock-out is never permanent"
+
+
+SPRAYED = "Sommar2026!"
+
+
+def spray(client, accounts, ip=OFFICE_IP):
+    """One password against many accounts, once each (none reaches its own limit)."""
+    return [post_login(client, f"person{n}@mora.se", SPRAYED, REMOTE_ADDR=ip).status_code for n in range(accounts)]
+
+
+def test_one_password_against_many_accounts_is_paused_from_that_address(
+    client, mora_head, mora_official, time_machine, settings
+):
+    """Password spraying: after LOGIN_SPRAY_LIMIT different accounts, that
+    password is refused from that address for every account, even where it is
+    right; colleagues behind the same address and the same password from
+    elsewhere are not affected, and the pause ends."""
+    time_machine.move_to(START, tick=False)
+    mora_head.set_password(SPRAYED)  # the sprayed password happens to be someone's
+    mora_head.save()
+    assert settings.LOGIN_SPRAY_LIMIT == 5
+    assert spray(client, 5) == [200] * 5
+
+    refused = post_login(client, mora_head.email, SPRAYED, REMOTE_ADDR=OFFICE_IP)
+    assert refused.status_code == 429
+    html = refused.content.decode()
+    assert "Det här lösenordet var fel för 5 olika konton" in html
+    assert try_again_at("10:15") in html
+    assert not is_logged_in(client)
+
+    # A colleague at the same office signs in with their own password.
+    assert post_login(client, mora_official.email, REMOTE_ADDR=OFFICE_IP).status_code == 302
+    client.logout()
+    # The same password from another address works (it is the head's, at home).
+    assert post_login(client, mora_head.email, SPRAYED, REMOTE_ADDR=OTHER_IP).status_code == 302
+    client.logout()
+
+    # Trying during the pause does not extend it; it ends 15 minutes after the last counted failure.
+    time_machine.shift(dt.timedelta(minutes=14, seconds=59))
+    assert spray(client, 1) == [429]
+    time_machine.shift(dt.timedelta(seconds=2))
+    assert post_login(client, mora_head.email, SPRAYED, REMOTE_ADDR=OFFICE_IP).status_code == 302
+
+
+def test_fewer_accounts_than_the_limit_or_many_passwords_are_not_paused(client, mora_head, time_machine):
+    time_machine.move_to(START, tick=False)
+    assert spray(client, 4) == [200] * 4
+    for n in range(5):  # different passwords against different accounts: each account counts for itself
+        assert post_login(client, f"other{n}@mora.se", f"guess-{n}", REMOTE_ADDR=OFFICE_IP).status_code == 200
+    mora_head.set_password(SPRAYED)
+    mora_head.save()
+    assert post_login(client, mora_head.email, SPRAYED, REMOTE_ADDR=OFFICE_IP).status_code == 302
+
+
+def test_the_sprayed_password_is_never_stored(client, time_machine):
+    from accounts.models import FailedPasswordAttempt
+
+    time_machine.move_to(START, tick=False)
+    spray(client, 3)
+    rows = list(FailedPasswordAttempt.objects.values_list("ip", "username", "fingerprint"))
+    assert [(ip, name) for ip, name, _print in rows] == [(OFFICE_IP, f"person{n}@mora.se") for n in range(3)]
+    assert len({p for _ip, _name, p in rows}) == 1
+    assert all(SPRAYED not in p and len(p) == 64 for _ip, _name, p in rows)
+    # Counters older than the pause are removed with the next failure.
+    time_machine.shift(dt.timedelta(minutes=16))
+    spray(client, 1)
+    assert FailedPasswordAttempt.objects.count() == 1

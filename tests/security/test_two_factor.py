@@ -13,7 +13,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import two_factor
 from accounts.permissions import requires_two_factor
-from tests.security.helpers import code_for, give_device, is_logged_in, pending_code, post_login, verify_otp
+from tests.security.helpers import (
+    code_for,
+    enrol_by_email,
+    give_device,
+    is_logged_in,
+    pending_code,
+    post_login,
+    verify_otp,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("two_factor_on")]
 
@@ -45,6 +53,13 @@ def test_a_coordinator_without_an_app_must_set_one_up_first(client, coordinator,
     assert response.status_code == 302
     assert response["Location"] == f"{SETUP}?next=%2Farbete%2F"
 
+    # The password alone does not let them set up an app: first a link from their mailbox.
+    gate = client.get(response["Location"])
+    assert gate.status_code == 200
+    assert two_factor.PENDING_KEY_SESSION_KEY not in client.session
+    assert reverse("accounts:enrolment_request") in gate.content.decode()
+    enrol_by_email(client, coordinator)
+
     page = client.get(response["Location"])
     html = page.content.decode()
     assert page.status_code == 200
@@ -71,7 +86,7 @@ def test_a_coordinator_without_an_app_must_set_one_up_first(client, coordinator,
     old_key = client.cookies[settings.SESSION_COOKIE_NAME].value
     confirmed = client.post(SETUP, {"code": right, "next": INBOX})
     assert confirmed.status_code == 302
-    assert confirmed["Location"] == INBOX
+    assert confirmed["Location"] == reverse("accounts:recovery_codes") + "?next=%2Farbete%2F"
     assert TOTPDevice.objects.get(user=coordinator).confirmed
     assert client.cookies[settings.SESSION_COOKIE_NAME].value != old_key
     assert client.get(INBOX).status_code == 200
@@ -173,9 +188,10 @@ def test_anyone_may_turn_it_on_and_off_voluntarily(client, mora_head, time_machi
     assert overview.status_code == 200
     assert reverse("accounts:two_factor_setup") in overview.content.decode()
 
+    enrol_by_email(client, mora_head)
     client.get(SETUP)
     response = client.post(SETUP, {"code": pending_code(client)})
-    assert response["Location"] == reverse("accounts:two_factor")
+    assert response["Location"] == reverse("accounts:recovery_codes")
     device = TOTPDevice.objects.get(user=mora_head, confirmed=True)
 
     # From now on they are asked for a code when they log in.

@@ -112,7 +112,7 @@ def test_signed_late_in_the_period_gets_only_the_remaining_follow_ups(coordinato
 def test_follow_up_for_a_year_outside_the_period_is_refused(coordinator, mora_head, time_machine):
     from django.core.exceptions import ValidationError
 
-    from cases.services import follow_up_open
+    from cases.follow_ups.services import follow_up_open
 
     time_machine.move_to(at(2023, 3, 1), tick=False)
     agreement = agreement_in_stage(Stage.IN_FORCE, coordinator=coordinator, head=mora_head)

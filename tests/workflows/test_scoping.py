@@ -20,7 +20,7 @@ def mora_agreement(coordinator, mora_head):
     # an attachment, so its download URL is covered too
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from cases.services import attachment_add
+    from cases.agreements.services import attachment_add
 
     attachment_add(
         actor=coordinator,

@@ -22,10 +22,9 @@ from accounts.models import Organisation, SignInEvent, User
 from accounts.permissions import can_read_audit, visible_municipality_ids
 from cases.audit import asof, export, log, timeline
 from cases.audit.models import AuditExport
+from cases.forms import DateInput
 from cases.models import PlanPeriod
-
-from ..forms import DateInput
-from ..widgets import FastSelect
+from cases.widgets import FastSelect
 
 TIMELINE_PAGE_SIZE = 50
 LOG_PAGE_SIZE = 50
@@ -241,7 +240,8 @@ class LogFilterForm(forms.Form):
             plan_period_id=data["plan_period"].pk if data.get("plan_period") else None,
             user_id=data["user"].pk if data.get("user") else None,
             since=_start_of(start) if start else None,
-            until=_start_of(end + datetime.timedelta(days=1)) if end else None,
+            # The last day of the calendar (9999-12-31) has no next day: it means "no end".
+            until=_start_of(end + datetime.timedelta(days=1)) if end and end < datetime.date.max else None,
             kinds=(data["kind"],) if data.get("kind") else (),
             municipality_scope=frozenset(scope) if scope is not None else None,
             extra={

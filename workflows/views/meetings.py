@@ -1,7 +1,8 @@
 """The dialogue meetings (Regional kulturdialog): the list, recording a meeting
 with its action points, a meeting's page, its minutes, adding an action point
-and marking one done. Reads go through cases.overview (scoped to the user),
-writes through cases.meetings; coordinators record, everyone else reads."""
+and marking one done. Reads go through cases.meetings.selectors (scoped to the
+user), writes through cases.meetings.services; coordinators record, everyone
+else reads."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,20 +14,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.permissions import Action, can_do_anywhere
-from cases import meetings as meeting_services
-from cases import overview
 from cases.files import ALLOWED
-
-from ..forms import apply_errors
-from ..forms_meetings import (
+from cases.forms import apply_errors
+from cases.meetings import selectors as meeting_selectors
+from cases.meetings import services as meeting_services
+from cases.meetings.forms import (
     ACTION_POINT_PREFIX,
     ActionPointForm,
     ActionPointFormSet,
     ActionPointStatusForm,
     MeetingForm,
     apply_meeting_errors,
-    live_areas,
 )
+from cases.meetings.selectors import live_areas
 
 PAGE_SIZE = 50
 
@@ -42,7 +42,7 @@ def _require_manage(user):
 
 @login_required
 def meeting_list(request):
-    page = Paginator(overview.meetings_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(meeting_selectors.meetings_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "workflows/meetings/list.html",
@@ -96,7 +96,7 @@ def _detail_context(request, meeting, *, add_form=None):
     return {
         "meeting": meeting,
         "participants": participants,
-        "action_points": list(overview.action_points_of(user, meeting)),
+        "action_points": list(meeting_selectors.action_points_of(user, meeting)),
         "can_manage": can_manage,
         "add_form": add_form if can_manage else None,
         "status_form": ActionPointStatusForm() if can_manage else None,
@@ -106,13 +106,13 @@ def _detail_context(request, meeting, *, add_form=None):
 
 @login_required
 def meeting_detail(request, pk):
-    meeting = overview.meeting_for(request.user, pk)
+    meeting = meeting_selectors.meeting_for(request.user, pk)
     return render(request, "workflows/meetings/detail.html", _detail_context(request, meeting))
 
 
 @login_required
 def meeting_minutes(request, pk):
-    meeting = overview.meeting_for(request.user, pk)
+    meeting = meeting_selectors.meeting_for(request.user, pk)
     if not meeting.minutes_file:
         raise Http404
     name = meeting.minutes_file_name or meeting.minutes_file.name.rsplit("/", 1)[-1]
@@ -127,7 +127,7 @@ def meeting_minutes(request, pk):
 
 @login_required
 def action_point_add(request, pk):
-    meeting = overview.meeting_for(request.user, pk)  # 404 before anything else
+    meeting = meeting_selectors.meeting_for(request.user, pk)  # 404 before anything else
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     _require_manage(request.user)
@@ -162,7 +162,7 @@ def action_point_add(request, pk):
 
 @login_required
 def action_point_status(request, pk):
-    action_point = overview.action_point_for(request.user, pk)  # 404 before anything else
+    action_point = meeting_selectors.action_point_for(request.user, pk)  # 404 before anything else
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     _require_manage(request.user)

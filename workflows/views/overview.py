@@ -2,7 +2,7 @@
 period, sortable and filterable, as a page and as a CSV file; the coverage of
 the plan's priorities; and a municipal user's own row on their start page.
 
-The rows come from cases.overview.county_overview; the open steps (viewflow
+The rows come from cases.overview.selectors.county_overview; the open steps (viewflow
 tasks: who must act, due dates) are read here, in the workflows layer, in one
 query for the whole period, and passed in."""
 
@@ -17,11 +17,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.permissions import sees_all_municipalities, visible_municipality_ids, who_can
-from cases import overview
-from cases.overview import SORTS
+from cases.agreements.selectors import default_plan_period, plan_periods
+from cases.overview import selectors as overview
+from cases.overview.forms import CoverageFilterForm, OverviewFilterForm
+from cases.overview.selectors import SORTS
 
 from .. import selectors
-from ..forms_meetings import CoverageFilterForm, OverviewFilterForm
 
 
 def open_steps_for_period(user, plan_period) -> list[overview.OpenStep]:
@@ -42,6 +43,7 @@ def open_steps_for_period(user, plan_period) -> list[overview.OpenStep]:
                 title=str(node.task_title),
                 who=task.owner.full_name if task.owner else who_can(node.action, agreement.municipality),
                 due_on=deadline.due_on if deadline else None,
+                escalated=task.escalated,
             )
         )
     return found
@@ -64,7 +66,7 @@ def own_overview(user):
     ids = visible_municipality_ids(user)
     if not ids:  # None: sees every municipality; empty: sees none
         return None
-    period = overview.default_plan_period()
+    period = default_plan_period()
     if period is None:
         return None
     return {"period": period, "rows": overview_rows(user, plan_period=period)}
@@ -72,10 +74,10 @@ def own_overview(user):
 
 def _filters(request):
     """The overview's filters from the query string: (form, period, stage, overdue, sort)."""
-    periods = overview.plan_periods()
+    periods = plan_periods()
     form = OverviewFilterForm(request.GET or None, periods=periods)
     cleaned = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    period = cleaned.get("plan_period") or overview.default_plan_period(periods=periods)
+    period = cleaned.get("plan_period") or default_plan_period(periods=periods)
     if not form.is_bound or not cleaned.get("plan_period"):
         form.initial["plan_period"] = period.pk if period else None
     sort = cleaned.get("sort") or "municipality"
@@ -198,10 +200,10 @@ def coverage(request):
     those who see the whole county (coordinators, auditors)."""
     if not sees_all_municipalities(request.user):
         raise PermissionDenied
-    periods = overview.plan_periods()
+    periods = plan_periods()
     form = CoverageFilterForm(request.GET or None, periods=periods)
     cleaned = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    period = cleaned.get("plan_period") or overview.default_plan_period(periods=periods)
+    period = cleaned.get("plan_period") or default_plan_period(periods=periods)
     if not form.is_bound:
         form.initial["plan_period"] = period.pk if period else None
     result = overview.coverage(request.user, plan_period=period) if period else None

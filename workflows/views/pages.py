@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch
 from django.http import FileResponse, Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 
@@ -22,16 +22,19 @@ from accounts.permissions import (
     visible_municipality_ids,
     who_can,
 )
-from cases import selectors as case_selectors
-from cases import services as case_services
+from cases.agreements import selectors as case_selectors
+from cases.agreements import services as case_services
+from cases.agreements.forms import AgreementFilterForm, AttachmentForm, OpenAgreementForm, WithdrawForm
+from cases.agreements.services import RENEWABLE_STAGES
 from cases.exceptions import StepNotAllowed
+from cases.forms import apply_errors
+from cases.meetings.selectors import dialogue_for_agreement
 from cases.models import FollowUpEntry
-from cases.overview import dialogue_for_agreement
-from cases.services import RENEWABLE_STAGES
+from cases.workdays import day_off_reason
 
 from .. import selectors, services
-from ..forms import AgreementFilterForm, AttachmentForm, DueDateForm, OpenAgreementForm, WithdrawForm, apply_errors
-from .dispatch import conflict
+from ..forms import DueDateForm
+from .conflict import conflict
 from .overview import own_overview
 
 PAGE_SIZE = 50
@@ -43,7 +46,7 @@ def _page(request, queryset):
 
 @login_required
 def inbox(request):
-    tasks = _page(request, selectors.Rows(selectors.inbox(request.user)))
+    tasks = _page(request, selectors.IdsThenRows(selectors.inbox(request.user)))
     return render(
         request,
         "workflows/inbox.html",
@@ -53,13 +56,13 @@ def inbox(request):
 
 @login_required
 def queue(request):
-    tasks = _page(request, selectors.Rows(selectors.queue(request.user)))
+    tasks = _page(request, selectors.IdsThenRows(selectors.queue(request.user)))
     return render(request, "workflows/queue.html", {"page": tasks, "today": timezone.localdate(), "tab": "queue"})
 
 
 @login_required
 def archive(request):
-    tasks = _page(request, selectors.Rows(selectors.archive(request.user)))
+    tasks = _page(request, selectors.IdsThenRows(selectors.archive(request.user)))
     return render(request, "workflows/archive.html", {"page": tasks, "tab": "archive"})
 
 
@@ -99,7 +102,7 @@ def agreement_detail(request, pk):
     open_steps, done_steps = selectors.steps_of(agreement)
     for task in open_steps:
         task.node = task.flow_task
-        task.can_take = task.node.can_take(request.user, task, agreement.municipality)
+        task.can_take = task.node.can_execute(request.user, task, agreement.municipality)
         task.overdue = selectors.is_overdue(task)
         task.who = task.owner.full_name if task.owner else who_can(task.node.action, agreement.municipality)
     is_coordinator = can_act_for(request.user, agreement.municipality, Action.DRAFT)
@@ -179,13 +182,27 @@ def step_due_date(request, pk, task_pk):
     form = DueDateForm(request.POST)
     if form.is_valid():
         try:
-            services.step_change_due_date(actor=request.user, task=task, **form.cleaned_data)
+            deadline = services.step_change_due_date(actor=request.user, task=task, **form.cleaned_data)
         except ValidationError as error:
             apply_errors(form, error)
         except StepNotAllowed as error:
             return conflict(request, agreement, error.message)
         else:
-            messages.success(request, _("The due date has been changed."))
+            if deadline.moved_from:
+                messages.warning(
+                    request,
+                    _(
+                        "%(requested)s is %(day_off)s, not a working day: the due date was moved "
+                        "to the next working day, %(due_on)s."
+                    )
+                    % {
+                        "requested": formats.date_format(deadline.moved_from, "j F Y"),
+                        "day_off": day_off_reason(deadline.moved_from),
+                        "due_on": formats.date_format(deadline.due_on, "l j F Y"),
+                    },
+                )
+            else:
+                messages.success(request, _("The due date has been changed."))
             return redirect("workflows:agreement", pk=agreement.pk)
     return render(request, "workflows/due_date.html", {"agreement": agreement, "task": task, "form": form}, status=400)
 

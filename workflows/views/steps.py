@@ -1,76 +1,65 @@
-"""The views of the human steps. Each is thin: it validates its form, calls one
-service of cases.services, and completes the viewflow task. They run inside
-``dispatch.step``, which has already checked the user, locked the process and
-re-read the task; a response other than a redirect rolls everything back."""
+"""The views of the human steps: Django FormViews, each thin. A valid form
+calls one service of the domain (``perform``) and, when the step is done,
+completes the viewflow task. They run inside the step's wrapped view
+(workflows.nodes.wrap_step_view), which has checked the user, locked the
+process and re-read the task; a response other than a redirect rolls
+everything back."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.generic import TemplateView
+from django.views.generic import FormView
 
-from cases import services
+from cases.agreements import services
+from cases.agreements.forms import AreaFormSet, DecisionForm, DraftForm, ReviewForm, SignForm
+from cases.follow_ups import services as follow_up_services
+from cases.follow_ups.forms import FollowUpReportForm, FollowUpReviewForm
+from cases.forms import apply_errors
 from cases.models import Party
 
-from ..forms import (
-    AreaFormSet,
-    DecisionForm,
-    DraftForm,
-    FollowUpReportForm,
-    FollowUpReviewForm,
-    ReviewForm,
-    SignForm,
-    apply_errors,
-)
 from ..nodes import complete_task
 
 
-class StepView(TemplateView):
-    """Base of the step views: ``agreement``, ``task`` and ``node`` come from dispatch."""
+class StepView(FormView):
+    """Base of the step views. ``agreement``, ``task`` and ``node`` come from
+    the wrapper. ``perform`` calls the step's service and says whether the
+    step is done (the task is completed and the user goes to the agreement)
+    or only saved (the user stays on the step); bad input, or a service's
+    ValidationError, shows the form again with status 400."""
 
     template_name = "workflows/step.html"
-    form_class = None
     party = None
     done_message = ""
 
-    def dispatch(self, request, *args, agreement, task, node, **kwargs):
+    def setup(self, request, *args, agreement, task, node, **kwargs):
+        super().setup(request, *args, **kwargs)
         self.agreement, self.task, self.node = agreement, task, node
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_form(self):
-        kwargs = self.form_kwargs()
-        if self.request.method == "POST":
-            return self.form_class(self.request.POST, self.request.FILES, **kwargs)
-        return self.form_class(initial=self.initial(), **kwargs)
-
-    def form_kwargs(self):
-        return {}
-
-    def initial(self):
-        return {}
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(agreement=self.agreement, task=self.task, node=self.node, party=self.party)
-        context.setdefault("form", self.get_form())
-        return context
+        kwargs.update(agreement=self.agreement, task=self.task, node=self.node, party=self.party)
+        return super().get_context_data(**kwargs)
 
-    def post(self, request, *args, **kwargs):
-        form = self.get_form()
-        if form.is_valid():
-            try:
-                completes = self.perform(form)
-            except ValidationError as error:
-                apply_errors(form, error)
-            else:
-                if completes:
-                    self.complete()
-                messages.success(request, self.done_message or _("Done."))
-                return redirect("workflows:agreement", pk=self.agreement.pk)
+    def form_valid(self, form):
+        try:
+            done = self.perform(form)
+        except ValidationError as error:
+            apply_errors(form, error)
+            return self.form_invalid(form)
+        if done:
+            self.complete()
+        messages.success(self.request, self.done_message or _("Done."))
+        return redirect(self.get_success_url() if done else self.request.path)
+
+    def form_invalid(self, form):
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
+    def get_success_url(self):
+        return reverse("workflows:agreement", args=[self.agreement.pk])
+
     def perform(self, form) -> bool:
-        """Call the step's service; return whether the task is complete."""
+        """Call the step's service; return whether the step is done."""
         raise NotImplementedError
 
     def complete(self):
@@ -80,12 +69,12 @@ class StepView(TemplateView):
 class DraftStepView(StepView):
     template_name = "workflows/step_draft.html"
     form_class = DraftForm
+    formset = None
 
-    def initial(self):
+    def get_initial(self):
         return {"title": self.agreement.title}
 
     def get_formset(self):
-        areas = list(self.agreement.active_areas().prefetch_related("priorities"))
         kwargs = {"plan_period": self.agreement.plan_period, "prefix": "areas"}
         if self.request.method == "POST":
             return AreaFormSet(self.request.POST, **kwargs)
@@ -99,63 +88,59 @@ class DraftStepView(StepView):
                 "contacts": a.contacts,
                 "priorities": list(a.priorities.all()),
             }
-            for a in areas
+            for a in self.agreement.active_areas().prefetch_related("priorities")
         ]
         return AreaFormSet(initial=initial, **kwargs)
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.setdefault("formset", self.get_formset())
-        context["open_comments"] = self.agreement.comments.filter(round=self.agreement.review_round - 1).select_related(
+        kwargs.setdefault("formset", self.get_formset() if self.formset is None else self.formset)
+        kwargs["open_comments"] = self.agreement.comments.filter(round=self.agreement.review_round - 1).select_related(
             "area", "author"
         )
-        return context
+        return super().get_context_data(**kwargs)
 
     def post(self, request, *args, **kwargs):
-        form, formset = self.get_form(), self.get_formset()
-        if form.is_valid() and formset.is_valid():
-            areas = [
-                services.AreaInput(
-                    id=data.get("id"),
-                    title=data["title"],
-                    goal=data["goal"],
-                    region_commitment=data["region_commitment"],
-                    municipality_commitment=data["municipality_commitment"],
-                    contacts=data.get("contacts", ""),
-                    priorities=list(data.get("priorities", [])),
-                    remove=data.get("DELETE", False),
-                )
-                for data in formset.cleaned_data
-                if data and (data.get("id") or not data.get("DELETE"))
-            ]
-            try:
-                if request.POST.get("submit_for_review"):
-                    services.agreement_submit_for_review(
-                        actor=request.user, agreement=self.agreement, title=form.cleaned_data["title"], areas=areas
-                    )
-                    self.complete()
-                    messages.success(
-                        request,
-                        _("The draft has been sent to %(municipality)s for review.")
-                        % {"municipality": self.agreement.municipality},
-                    )
-                    return redirect("workflows:agreement", pk=self.agreement.pk)
-                services.agreement_save_draft(
-                    actor=request.user, agreement=self.agreement, title=form.cleaned_data["title"], areas=areas
-                )
-                messages.success(request, _("The draft has been saved."))
-                return redirect(request.path)
-            except ValidationError as error:
-                apply_errors(form, error)
-        return self.render_to_response(self.get_context_data(form=form, formset=formset), status=400)
+        form, self.formset = self.get_form(), self.get_formset()
+        if form.is_valid() and self.formset.is_valid():
+            return self.form_valid(form)
+        return self.form_invalid(form)
+
+    def perform(self, form):
+        areas = [
+            services.AreaInput(
+                id=data.get("id"),
+                title=data["title"],
+                goal=data["goal"],
+                region_commitment=data["region_commitment"],
+                municipality_commitment=data["municipality_commitment"],
+                contacts=data.get("contacts", ""),
+                priorities=list(data.get("priorities", [])),
+                remove=data.get("DELETE", False),
+            )
+            for data in self.formset.cleaned_data
+            if data and (data.get("id") or not data.get("DELETE"))
+        ]
+        title = form.cleaned_data["title"]
+        if self.request.POST.get("submit_for_review"):
+            services.agreement_submit_for_review(
+                actor=self.request.user, agreement=self.agreement, title=title, areas=areas
+            )
+            self.done_message = _("The draft has been sent to %(municipality)s for review.") % {
+                "municipality": self.agreement.municipality
+            }
+            return True
+        services.agreement_save_draft(actor=self.request.user, agreement=self.agreement, title=title, areas=areas)
+        self.done_message = _("The draft has been saved.")
+        return False
 
 
 class ReviewStepView(StepView):
     template_name = "workflows/step_review.html"
     form_class = ReviewForm
 
-    def form_kwargs(self):
-        return {"areas": list(self.agreement.active_areas().prefetch_related("priorities"))}
+    def get_form_kwargs(self):
+        areas = self.agreement.active_areas().prefetch_related("priorities")
+        return {**super().get_form_kwargs(), "areas": list(areas)}
 
     def perform(self, form):
         if form.cleaned_data["verdict"] == ReviewForm.ACCEPT:
@@ -174,7 +159,7 @@ class DecisionStepView(StepView):
     template_name = "workflows/step_decision.html"
     form_class = DecisionForm
 
-    def initial(self):
+    def get_initial(self):
         if self.party == Party.REGION:
             return {"body": "Kultur- och bildningsnämnden, Region Dalarna"}
         return {}
@@ -200,7 +185,7 @@ class SignStepView(StepView):
     template_name = "workflows/step_sign.html"
     form_class = SignForm
 
-    def initial(self):
+    def get_initial(self):
         return {"signatory_name": self.request.user.full_name, "signatory_title": self.request.user.title}
 
     def perform(self, form):
@@ -218,7 +203,9 @@ class SignStepView(StepView):
         return True
 
 
-class FollowUpStepMixin:
+class FollowUpStepView(StepView):
+    """A step on the agreement's current (latest) follow-up."""
+
     def current_follow_up(self):
         return self.agreement.follow_ups.order_by("-year").first()
 
@@ -227,54 +214,44 @@ class FollowUpStepMixin:
         return super().get_context_data(**kwargs)
 
 
-class FollowUpReportStepView(FollowUpStepMixin, StepView):
+class FollowUpReportStepView(FollowUpStepView):
     template_name = "workflows/step_follow_up_report.html"
     form_class = FollowUpReportForm
 
-    def form_kwargs(self):
+    def get_form_kwargs(self):
         entries = self.current_follow_up().entries.select_related("area")
-        return {"entries": list(entries.filter(area__removed_at__isnull=True))}
+        return {**super().get_form_kwargs(), "entries": list(entries.filter(area__removed_at__isnull=True))}
 
-    def post(self, request, *args, **kwargs):
-        form = self.get_form()
-        if form.is_valid():
-            submit = bool(request.POST.get("submit_follow_up"))
-            files = [form.cleaned_data["file"]] if form.cleaned_data.get("file") else []
-            try:
-                services.follow_up_report(
-                    actor=request.user,
-                    follow_up=self.current_follow_up(),
-                    entries=form.entry_inputs(),
-                    submit=submit,
-                    files=files,
-                )
-            except ValidationError as error:
-                apply_errors(form, error)
-            else:
-                if submit:
-                    self.complete()
-                    messages.success(request, _("The follow-up has been handed in to the region."))
-                    return redirect("workflows:agreement", pk=self.agreement.pk)
-                messages.success(request, _("The follow-up has been saved."))
-                return redirect(request.path)
-        return self.render_to_response(self.get_context_data(form=form), status=400)
+    def perform(self, form):
+        submit = bool(self.request.POST.get("submit_follow_up"))
+        follow_up_services.follow_up_report(
+            actor=self.request.user,
+            follow_up=self.current_follow_up(),
+            entries=form.entry_inputs(),
+            submit=submit,
+            files=[form.cleaned_data["file"]] if form.cleaned_data.get("file") else [],
+        )
+        if submit:
+            self.done_message = _("The follow-up has been handed in to the region.")
+        else:
+            self.done_message = _("The follow-up has been saved.")
+        return submit
 
 
-class FollowUpReviewStepView(FollowUpStepMixin, StepView):
+class FollowUpReviewStepView(FollowUpStepView):
     template_name = "workflows/step_follow_up_review.html"
     form_class = FollowUpReviewForm
 
     def perform(self, form):
         accept = form.cleaned_data["verdict"] == FollowUpReviewForm.ACCEPT
-        services.follow_up_review(
+        follow_up_services.follow_up_review(
             actor=self.request.user,
             follow_up=self.current_follow_up(),
             accept=accept,
             comment=form.cleaned_data["comment"],
         )
-        self.done_message = (
-            _("The follow-up has been accepted.")
-            if accept
-            else _("The follow-up has been returned to the municipality.")
-        )
+        if accept:
+            self.done_message = _("The follow-up has been accepted.")
+        else:
+            self.done_message = _("The follow-up has been returned to the municipality.")
         return True

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
+from cases.meetings.demo import seed_demo_meetings
 from workflows.demo import seed_demo_agreements
-from workflows.demo_meetings import seed_demo_meetings
 from workflows.notifications import notifications_suppressed
 
 

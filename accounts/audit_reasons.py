@@ -1,0 +1,126 @@
+"""Why: the one catalogue of the reasons history rows carry.
+
+Every history row says who, when and why; the "why" is one of these (or, where
+a person gives one, their own words: a withdrawal, a due date moved, a status
+changed). Services write them through ``audit_context(reason=...)`` and tests
+assert with the same names, so a reason is worded in one place.
+
+It lives in ``accounts``, the lowest layer, beside ``audit_context``
+(accounts.history): users and memberships have reasons too, and dependencies
+point one way (workflows → cases → accounts), so this is the one place every
+layer may import.
+
+To add a reason: a constant here for a fixed one, a function for one with
+parameters (its text stays one msgid with named placeholders, translated when
+the row is written); the English msgid in ``_()``, its Swedish at the end of
+locale/sv/LC_MESSAGES/django.po. Use it in the service, and in the service's
+test (tests/cases/<domain>/test_services.py).
+"""
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+# ---------------------------------------------------------------------------
+# Users, organisations, memberships and sign-in (accounts.services, accounts.enrolment)
+# ---------------------------------------------------------------------------
+
+USER_CREATED = _("User created")
+USER_CHANGED_IN_ADMINISTRATION = _("User changed in the administration")
+ORGANISATION_CHANGED_IN_ADMINISTRATION = _("Organisation changed in the administration")
+MEMBERSHIP_CREATED = _("Membership created")
+MEMBERSHIP_CHANGED_IN_ADMINISTRATION = _("Changed in the administration")
+DEMO_DATA = _("Demo data (seed_demo)")
+MAIL_PREFERENCE_CHANGED = _("E-mail preference changed")
+
+
+def first_sign_in_through(*, provider) -> str:
+    """``provider``: the identity provider's name."""
+    return gettext("First sign-in through %(provider)s") % {"provider": provider}
+
+
+def membership_given_at_sign_in(*, provider) -> str:
+    return gettext("Given at sign-in by %(provider)s") % {"provider": provider}
+
+
+def membership_ended_at_sign_in(*, provider) -> str:
+    return gettext("Ended at sign-in: %(provider)s no longer gives this role") % {"provider": provider}
+
+
+def enrolment_code_handed_out(*, reason) -> str:
+    """``reason``: the administrator's own words."""
+    return gettext("Enrolment code for two-step verification handed out: %(reason)s") % {"reason": reason}
+
+
+def two_factor_reset(*, reason) -> str:
+    """``reason``: the administrator's own words."""
+    return gettext("Two-step verification reset: %(reason)s") % {"reason": reason}
+
+
+# ---------------------------------------------------------------------------
+# Agreements (cases.agreements.services, workflows.services)
+# ---------------------------------------------------------------------------
+
+AGREEMENT_OPENED = _("Agreement opened")
+DRAFT_SAVED = _("Draft saved")
+DRAFT_ACCEPTED_IN_REVIEW = _("Draft accepted in municipal review")
+ATTACHMENT_ADDED = _("Attachment added")
+AGREEMENT_CLOSED = _("Agreement closed at the end of the plan period")
+
+
+def draft_sent_for_review(*, round) -> str:
+    return gettext("Draft sent for municipal review (round %(round)s)") % {"round": round}
+
+
+def changes_requested_in_review(*, round) -> str:
+    return gettext("Changes requested in municipal review (round %(round)s)") % {"round": round}
+
+
+def decision_recorded(*, party, outcome) -> str:
+    """``party``: a cases Party, ``outcome``: a Decision.Outcome (their labels are shown)."""
+    return gettext("%(party)s decision recorded: %(outcome)s") % {"party": party.label, "outcome": outcome.label}
+
+
+def signature_recorded(*, party) -> str:
+    return gettext("%(party)s signature recorded") % {"party": party.label}
+
+
+def agreement_withdrawn(*, reason) -> str:
+    """``reason``: the withdrawer's own words."""
+    return gettext("Agreement withdrawn: %(reason)s") % {"reason": reason}
+
+
+def areas_copied_from(*, case_number) -> str:
+    return gettext("Collaboration areas copied from %(case)s") % {"case": case_number}
+
+
+# ---------------------------------------------------------------------------
+# Yearly follow-ups (cases.follow_ups.services)
+# ---------------------------------------------------------------------------
+
+
+def follow_up_opened(*, year) -> str:
+    return gettext("Follow-up %(year)s opened") % {"year": year}
+
+
+def follow_up_saved(*, year) -> str:
+    return gettext("Follow-up %(year)s saved") % {"year": year}
+
+
+def follow_up_handed_in(*, year) -> str:
+    return gettext("Follow-up %(year)s handed in") % {"year": year}
+
+
+def follow_up_accepted(*, year) -> str:
+    return gettext("Follow-up %(year)s accepted") % {"year": year}
+
+
+def follow_up_returned(*, year) -> str:
+    return gettext("Follow-up %(year)s returned for completion") % {"year": year}
+
+
+# ---------------------------------------------------------------------------
+# Dialogue meetings (cases.meetings.services)
+# ---------------------------------------------------------------------------
+
+MEETING_RECORDED = _("Dialogue meeting recorded")
+ACTION_POINT_ADDED = _("Action point added to the dialogue meeting")

@@ -1,0 +1,101 @@
+"""The background worker: django-tasks-db's worker (the tasks: e-mail,
+scheduled jobs, later webhooks and documents) with the scheduler beside it
+in a thread. Run one or more anywhere; `make run` starts one beside the
+development server. See README › Background work."""
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections, connection
+
+from background import schedule
+
+logger = logging.getLogger("background")
+
+
+def run_scheduler(stop: threading.Event, tick_seconds: float, worker: str, counts: dict):
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            counts["queued"] += len(schedule.tick(worker=worker))
+            counts["ticks"] += 1
+        except Exception:  # a database that is away for a moment must not end the thread
+            logger.exception("The scheduler's tick failed; trying again in %s s", tick_seconds)
+        stop.wait(tick_seconds)
+    connection.close()
+
+
+class Command(BaseCommand):
+    help = "Run the background worker: queued tasks (e-mail, …) and the scheduled jobs."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-scheduler", action="store_true", help="Only run tasks; another worker schedules the jobs."
+        )
+        parser.add_argument(
+            "--scheduler-only", action="store_true", help="Only queue the scheduled jobs (for tests and diagnosis)."
+        )
+        parser.add_argument(
+            "--tick",
+            type=float,
+            default=settings.BACKGROUND_TICK_SECONDS,
+            help="Seconds between the scheduler's looks at the schedule (default %(default)s).",
+        )
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=1.0,
+            help="Seconds between looks for new tasks when there are none (default %(default)s).",
+        )
+        parser.add_argument(
+            "--run-for", type=float, default=None, help="Stop after this many seconds (tests, benchmarks)."
+        )
+
+    def handle(self, *args, no_scheduler, scheduler_only, tick, interval, run_for, **options):
+        logging.getLogger("background").setLevel(logging.INFO)
+        worker = schedule.worker_id()
+        stop = threading.Event()
+        scheduler = None
+        counts = {"ticks": 0, "queued": 0}
+        if not no_scheduler:
+            scheduler = threading.Thread(
+                target=run_scheduler, args=(stop, tick, worker, counts), name="samverkan-scheduler", daemon=True
+            )
+            scheduler.start()
+        if run_for is not None:
+            threading.Timer(run_for, stop.set).start()
+        try:
+            if scheduler_only:
+                stop.wait()
+            elif run_for is not None:
+                deadline = time.monotonic() + run_for
+                while not stop.is_set() and time.monotonic() < deadline:
+                    call_command(
+                        "db_worker",
+                        queue_name="*",
+                        interval=interval,
+                        batch=True,
+                        reload=False,
+                        worker_id=worker,
+                        startup_delay=False,
+                        verbosity=options["verbosity"],
+                    )
+                    stop.wait(interval)
+            else:
+                call_command(
+                    "db_worker",
+                    queue_name="*",
+                    interval=interval,
+                    reload=False,
+                    worker_id=worker,
+                    verbosity=options["verbosity"],
+                )
+        finally:
+            stop.set()
+            if scheduler is not None:
+                scheduler.join(timeout=tick + 5)
+                self.stdout.write(f"Scheduler {worker}: {counts['ticks']} ticks, {counts['queued']} jobs queued")

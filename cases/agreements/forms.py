@@ -1,0 +1,226 @@
+"""Forms of the agreements: opening, the draft and its areas, review,
+decisions, signatures, withdrawal, attachments, the list's filters, renewal
+and comparison. Field-level checks live here; the rules of the domain are
+checked again by the services, whose errors are shown next to the field they
+concern (``cases.forms.apply_errors``)."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organisation
+
+from ..forms import DateInput, UploadField
+from ..widgets import FastSelect
+from .models import AgreementRevision, Decision, PlanPeriod, PlanPriority, Stage
+
+
+class OpenAgreementForm(forms.Form):
+    municipality = forms.ModelChoiceField(
+        label=_("Municipality"),
+        queryset=Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY, is_active=True).order_by("name"),
+    )
+    plan_period = forms.ModelChoiceField(label=_("Plan period"), queryset=PlanPeriod.objects.filter(is_active=True))
+    title = forms.CharField(label=_("Title"), max_length=300)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan_period"].empty_label = None
+
+
+class DraftForm(forms.Form):
+    title = forms.CharField(label=_("Title of the agreement"), max_length=300)
+
+
+class AreaForm(forms.Form):
+    id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    title = forms.CharField(label=_("Title"), max_length=300)
+    goal = forms.CharField(label=_("Goal"), widget=forms.Textarea(attrs={"rows": 3}))
+    region_commitment = forms.CharField(label=_("What the region commits to"), widget=forms.Textarea(attrs={"rows": 3}))
+    municipality_commitment = forms.CharField(
+        label=_("What the municipality commits to"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+    contacts = forms.CharField(
+        label=_("Contact persons"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Name, role and e-mail, one per line."),
+    )
+    priorities = forms.ModelMultipleChoiceField(
+        label=_("Plan priorities"),
+        queryset=PlanPriority.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, plan_period=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["priorities"].queryset = PlanPriority.objects.filter(plan_period=plan_period)
+
+
+class BaseAreaFormSet(forms.BaseFormSet):
+    def __init__(self, *args, plan_period=None, **kwargs):
+        self.plan_period = plan_period
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "plan_period": self.plan_period}
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # Only an area that exists can be removed; a new, empty one is simply left blank.
+        if index is None or index >= self.initial_form_count():
+            form.fields.pop("DELETE", None)
+
+
+AreaFormSet = forms.formset_factory(AreaForm, formset=BaseAreaFormSet, extra=1, can_delete=True, max_num=50)
+
+
+class ReviewForm(forms.Form):
+    ACCEPT = "accept"
+    CHANGES = "changes"
+    verdict = forms.ChoiceField(
+        label=_("Your verdict"),
+        choices=[(ACCEPT, _("Accept the draft")), (CHANGES, _("Ask for changes"))],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Comment on the whole agreement"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+    )
+
+    def __init__(self, *args, areas=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.areas = list(areas)
+        for area in self.areas:
+            self.fields[f"area_{area.pk}"] = forms.CharField(
+                label=_("Comment on “%(area)s”") % {"area": area.title},
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                max_length=5000,
+            )
+
+    def area_comments(self):
+        return [(area, self.cleaned_data.get(f"area_{area.pk}", "")) for area in self.areas]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("verdict") == self.CHANGES:
+            texts = [cleaned.get("comment", "")] + [text for _area, text in self.area_comments()]
+            if not any(t and t.strip() for t in texts):
+                self.add_error("comment", _("Write at least one comment saying what should change."))
+        return cleaned
+
+
+class DecisionForm(forms.Form):
+    body = forms.CharField(
+        label=_("Decision-making body"),
+        max_length=200,
+        help_text=_("E.g. Kultur- och bildningsnämnden or Kommunstyrelsen."),
+    )
+    meeting_date = forms.DateField(label=_("Meeting date"), widget=DateInput())
+    paragraph = forms.CharField(label=_("Paragraph"), max_length=20, help_text=_("As in the minutes, e.g. § 45."))
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=Decision.Outcome.choices, widget=forms.RadioSelect)
+    ends_agreement = forms.BooleanField(
+        label=_("The rejection ends the agreement"),
+        required=False,
+        help_text=_("Leave unticked to send a rejected agreement back to drafting."),
+    )
+    minutes = UploadField(label=_("Minutes"), required=False)
+
+
+class SignForm(forms.Form):
+    signatory_name = forms.CharField(label=_("Signatory's name"), max_length=200)
+    signatory_title = forms.CharField(label=_("Signatory's title"), max_length=200)
+    signed_on = forms.DateField(label=_("Signed on"), widget=DateInput())
+    signed_copy = UploadField(label=_("Signed copy"), required=False)
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+
+
+class AttachmentForm(forms.Form):
+    file = UploadField(label=_("File"))
+
+
+class AgreementFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search case number or title"), required=False, max_length=200)
+    plan_period = forms.ModelChoiceField(
+        label=_("Plan period"), queryset=PlanPeriod.objects.all(), required=False, widget=FastSelect
+    )
+    municipality = forms.ModelChoiceField(
+        label=_("Municipality"),
+        required=False,
+        queryset=Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).order_by("name"),
+        widget=FastSelect,
+    )
+    stage = forms.ChoiceField(
+        label=_("Stage"), choices=[("", "---------")] + Stage.choices, required=False, widget=FastSelect
+    )
+    overdue = forms.BooleanField(label=_("Only overdue"), required=False)
+
+    def __init__(self, *args, municipalities=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if municipalities is not None:
+            self.fields["municipality"].queryset = municipalities
+
+
+class RenewForm(forms.Form):
+    plan_period = forms.ModelChoiceField(
+        label=_("Next plan period"), queryset=PlanPeriod.objects.filter(is_active=True)
+    )
+    title = forms.CharField(
+        label=_("Title of the new agreement"),
+        max_length=300,
+        required=False,
+        help_text=_("Leave empty to reuse the old title with the new period."),
+    )
+
+
+class OfferAllForm(forms.Form):
+    plan_period = forms.ModelChoiceField(label=_("Plan period"), queryset=PlanPeriod.objects.filter(is_active=True))
+
+
+class CompareForm(forms.Form):
+    """Two versions of one agreement: "rev-<id>" (a review round), "draft" or "predecessor"."""
+
+    left = forms.CharField(label=_("Compare"))
+    right = forms.CharField(label=_("with"))
+
+    def __init__(self, *args, agreement, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agreement = agreement
+        choices = [(f"rev-{r.pk}", _("Round %(round)s") % {"round": r.round}) for r in agreement.revisions.all()]
+        choices.append(("draft", _("Current text")))
+        if agreement.predecessor_id:
+            choices.append(
+                ("predecessor", _("Previous agreement %(case)s") % {"case": agreement.predecessor.case_number})
+            )
+        self.version_choices = choices
+        for name in ("left", "right"):
+            self.fields[name].widget = forms.Select(choices=choices)
+
+    def _version(self, value):
+        if value in ("draft", "predecessor"):
+            if value == "predecessor" and not self.agreement.predecessor_id:
+                raise ValidationError(_("This agreement was not renewed from an earlier one."))
+            return value
+        if not value.startswith("rev-") or not value[4:].isdigit():
+            raise ValidationError(_("Choose one of the listed versions."))
+        revision = AgreementRevision.objects.filter(pk=int(value[4:])).first()
+        if revision is None:
+            raise ValidationError(_("That review round does not exist."))
+        if revision.agreement_id != self.agreement.pk:
+            raise ValidationError(
+                _("That review round belongs to another agreement; only rounds of this agreement can be compared.")
+            )
+        return revision
+
+    def clean_left(self):
+        return self._version(self.cleaned_data["left"])
+
+    def clean_right(self):
+        return self._version(self.cleaned_data["right"])

@@ -1,0 +1,67 @@
+"""Reads of agreements, always scoped to the user who asks, and of the plan periods."""
+
+from django.db.models import Prefetch, Q
+from django.http import Http404
+from django.utils import timezone
+
+from .models import Agreement, Attachment, CollaborationArea, Decision, PlanPeriod, ReviewComment, Signature
+
+
+def agreements_for(user, *, q="", plan_period=None, municipality=None, stage=""):
+    queryset = Agreement.objects.for_user(user).select_related("municipality", "plan_period")
+    if q:
+        q = q.strip()
+        queryset = queryset.filter(Q(case_number__icontains=q) | Q(title__icontains=q))
+    if plan_period is not None:
+        queryset = queryset.filter(plan_period=plan_period)
+    if municipality is not None:
+        queryset = queryset.filter(municipality=municipality)
+    if stage:
+        queryset = queryset.filter(stage=stage)
+    return queryset
+
+
+def agreement_for(user, pk) -> Agreement:
+    """One agreement with everything its page shows; 404 if the user may not see it."""
+    try:
+        return (
+            Agreement.objects.for_user(user)
+            .select_related("municipality", "plan_period", "created_by", "predecessor")
+            .prefetch_related(
+                Prefetch(
+                    "areas",
+                    queryset=CollaborationArea.objects.filter(removed_at__isnull=True).prefetch_related("priorities"),
+                    to_attr="current_areas",
+                ),
+                Prefetch("decisions", queryset=Decision.objects.select_related("minutes", "recorded_by")),
+                Prefetch("signatures", queryset=Signature.objects.select_related("signed_copy", "recorded_by")),
+                Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
+                Prefetch("comments", queryset=ReviewComment.objects.select_related("author", "area")),
+            )
+            .get(pk=pk)
+        )
+    except (Agreement.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def attachment_for(user, pk) -> Attachment:
+    try:
+        return Attachment.objects.select_related("agreement").get(pk=pk, agreement__in=Agreement.objects.for_user(user))
+    except (Attachment.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def plan_periods():
+    """Every plan period, newest first (one query; pass the list on to spare more)."""
+    return list(PlanPeriod.objects.order_by("-starts_on"))
+
+
+def default_plan_period(today=None, periods=None) -> PlanPeriod | None:
+    """The period that contains today; else the latest one open for agreements; else the latest."""
+    today = today or timezone.localdate()
+    periods = plan_periods() if periods is None else sorted(periods, key=lambda p: p.starts_on, reverse=True)
+    return (
+        next((p for p in periods if p.contains(today)), None)
+        or next((p for p in periods if p.is_active), None)
+        or (periods[0] if periods else None)
+    )

@@ -1,0 +1,552 @@
+"""Business steps on agreements. One function per step: keyword-only, the
+acting user passed explicitly, atomic, and each write leaves history that says
+who, when and why (through ``audit_context``).
+
+Each step checks the actor's permission (accounts.permissions) and the
+agreement's stage; a step at the wrong stage raises StepNotAllowed, bad input
+raises ValidationError with the field it concerns, and nothing is saved."""
+
+import datetime
+import re
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import audit_reasons as reasons
+from accounts.history import audit_context
+from accounts.models import Organisation
+from accounts.permissions import Action, can_attach, require
+
+from ..exceptions import StepNotAllowed
+from ..files import validate_upload
+from .compare import snapshot
+from .models import (
+    Agreement,
+    AgreementRevision,
+    Attachment,
+    CaseNumberSequence,
+    CollaborationArea,
+    Decision,
+    Party,
+    PlanPeriod,
+    ReviewComment,
+    Signature,
+    Stage,
+)
+
+
+def require_stage(agreement, *stages):
+    if agreement.stage not in stages:
+        raise StepNotAllowed(
+            _("The agreement is now at the stage “%(stage)s”; this step cannot be taken.")
+            % {"stage": agreement.get_stage_display()}
+        )
+
+
+def lock_agreement(agreement):
+    """Re-read the agreement under a row lock, so two steps on it run one after the other.
+    Its municipality and plan period come along (not locked: they do not change)."""
+    return (
+        Agreement.objects.select_related("municipality", "plan_period")
+        .select_for_update(of=("self",))
+        .get(pk=agreement.pk)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Opening and drafting
+# ---------------------------------------------------------------------------
+
+
+def next_case_number(*, year=None, prefix=None) -> str:
+    """The next case number, e.g. "RD 2026/0042": sequential per year, never reused.
+
+    The counter row is created if missing (ignoring a concurrent creation) and
+    then locked, so two agreements opened at the same instant get two numbers."""
+    prefix = prefix or settings.CASE_NUMBER_PREFIX
+    year = year or timezone.localdate().year
+    CaseNumberSequence.objects.bulk_create([CaseNumberSequence(prefix=prefix, year=year)], ignore_conflicts=True)
+    sequence = CaseNumberSequence.objects.select_for_update().get(prefix=prefix, year=year)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return f"{prefix} {year}/{sequence.last_number:04d}"
+
+
+@transaction.atomic
+def agreement_create(
+    *, actor, municipality: Organisation, plan_period: PlanPeriod, title: str, predecessor: Agreement | None = None
+) -> Agreement:
+    """Open a new agreement in drafting for a municipality and plan period."""
+    require(actor, municipality, Action.DRAFT)
+    errors = {}
+    if not municipality.is_municipality or not municipality.is_active:
+        errors["municipality"] = _("Choose one of the county's municipalities.")
+    if not plan_period.is_active:
+        errors["plan_period"] = _("The plan period %(period)s is closed for new agreements.") % {"period": plan_period}
+    if not title.strip():
+        errors["title"] = _("Give the agreement a title.")
+    if not errors and Agreement.objects.live().filter(municipality=municipality, plan_period=plan_period).exists():
+        errors["municipality"] = _("%(municipality)s already has an agreement for %(period)s.") % {
+            "municipality": municipality,
+            "period": plan_period,
+        }
+    if errors:
+        raise ValidationError(errors)
+    with audit_context(actor=actor, reason=reasons.AGREEMENT_OPENED):
+        agreement = Agreement(
+            municipality=municipality,
+            plan_period=plan_period,
+            title=title.strip(),
+            created_by=actor,
+            predecessor=predecessor,
+            case_number=next_case_number(),
+        )
+        try:
+            with transaction.atomic():
+                agreement.save()
+        except IntegrityError as exc:  # a concurrent opening for the same municipality won
+            raise ValidationError(
+                {
+                    "municipality": _("%(municipality)s already has an agreement for %(period)s.")
+                    % {"municipality": municipality, "period": plan_period}
+                }
+            ) from exc
+    return agreement
+
+
+@dataclass
+class AreaInput:
+    """One collaboration area as written in the draft form."""
+
+    title: str
+    goal: str
+    region_commitment: str
+    municipality_commitment: str
+    contacts: str = ""
+    priorities: list = field(default_factory=list)
+    id: int | None = None
+    remove: bool = False
+
+
+@transaction.atomic
+def agreement_save_draft(*, actor, agreement: Agreement, title: str, areas: list[AreaInput]) -> Agreement:
+    """Save the draft's title and collaboration areas (any number of times).
+    A removed area is kept, marked removed."""
+    require(actor, agreement.municipality, Action.DRAFT)
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.DRAFTING)
+    if not title.strip():
+        raise ValidationError({"title": _("Give the agreement a title.")})
+    existing = {area.pk: area for area in agreement.areas.filter(removed_at__isnull=True)}
+    with audit_context(actor=actor, reason=reasons.DRAFT_SAVED):
+        if agreement.title != title.strip():
+            agreement.title = title.strip()
+            agreement.save()
+        for position, item in enumerate(areas, start=1):
+            if item.id is not None and item.id not in existing:
+                raise ValidationError(_("A collaboration area of the form does not belong to this draft."))
+            area = existing.get(item.id) if item.id else None
+            if item.remove:
+                if area is not None:
+                    area.removed_at = timezone.now()
+                    area.save()
+                continue
+            values = {
+                "title": item.title.strip(),
+                "goal": item.goal.strip(),
+                "region_commitment": item.region_commitment.strip(),
+                "municipality_commitment": item.municipality_commitment.strip(),
+                "contacts": item.contacts.strip(),
+                "position": position,
+            }
+            wrong = [p for p in item.priorities if p.plan_period_id != agreement.plan_period_id]
+            if wrong:
+                raise ValidationError(_("A linked plan priority belongs to another plan period."))
+            if area is None:
+                area = CollaborationArea(agreement=agreement, **values)
+                area.full_clean(exclude=["agreement"])
+                area.save()
+                area.priorities.set(item.priorities)
+                continue
+            changed = any(getattr(area, key) != value for key, value in values.items())
+            if changed:
+                for key, value in values.items():
+                    setattr(area, key, value)
+                area.full_clean(exclude=["agreement"])
+                area.save()
+            if set(area.priorities.all()) != set(item.priorities):
+                area.priorities.set(item.priorities)
+                area.save()  # one history row that records the new links
+    return agreement
+
+
+@transaction.atomic
+def agreement_submit_for_review(
+    *, actor, agreement: Agreement, title: str | None = None, areas: list[AreaInput] | None = None
+) -> AgreementRevision:
+    """Freeze the draft (saved first, when its text is given) as this round's
+    revision and send it to the municipality."""
+    require(actor, agreement.municipality, Action.DRAFT)
+    if title is not None:
+        agreement_save_draft(actor=actor, agreement=agreement, title=title, areas=areas or [])
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.DRAFTING)
+    if not agreement.active_areas().exists():
+        raise ValidationError(_("Add at least one collaboration area before sending the draft for review."))
+    with audit_context(actor=actor, reason=reasons.draft_sent_for_review(round=agreement.review_round)):
+        revision = AgreementRevision.objects.create(
+            agreement=agreement,
+            round=agreement.review_round,
+            title=agreement.title,
+            content=snapshot(agreement),
+            created_by=actor,
+        )
+        agreement.stage = Stage.REVIEW
+        agreement.save()
+    return revision
+
+
+# ---------------------------------------------------------------------------
+# Municipal review
+# ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def review_accept(*, actor, agreement: Agreement, comment: str = "") -> Agreement:
+    """The municipality accepts the draft; it goes to political approval."""
+    require(actor, agreement.municipality, Action.REVIEW)
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.REVIEW)
+    with audit_context(actor=actor, reason=reasons.DRAFT_ACCEPTED_IN_REVIEW):
+        if comment.strip():
+            ReviewComment.objects.create(
+                agreement=agreement, round=agreement.review_round, author=actor, text=comment.strip(), resolved=True
+            )
+        agreement.stage = Stage.APPROVAL
+        agreement.save()
+    return agreement
+
+
+@transaction.atomic
+def review_request_changes(*, actor, agreement: Agreement, comments: list[tuple]) -> list[ReviewComment]:
+    """The municipality asks for changes: comments per area (or on the whole),
+    and the draft goes back to drafting for a new round."""
+    require(actor, agreement.municipality, Action.REVIEW)
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.REVIEW)
+    comments = [(area, text.strip()) for area, text in comments if text and text.strip()]
+    if not comments:
+        raise ValidationError(_("Write at least one comment saying what should change."))
+    area_ids = set(agreement.active_areas().values_list("pk", flat=True))
+    if any(area is not None and area.pk not in area_ids for area, _text in comments):
+        raise ValidationError(_("A comment concerns an area that is not part of this agreement."))
+    with audit_context(
+        actor=actor,
+        reason=reasons.changes_requested_in_review(round=agreement.review_round),
+    ):
+        created = [
+            ReviewComment.objects.create(
+                agreement=agreement, round=agreement.review_round, area=area, author=actor, text=text
+            )
+            for area, text in comments
+        ]
+        agreement.stage = Stage.DRAFTING
+        agreement.review_round += 1
+        agreement.save()
+    return created
+
+
+# ---------------------------------------------------------------------------
+# Attachments
+# ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def attachment_add(*, actor, agreement: Agreement, uploaded, kind=Attachment.Kind.OTHER) -> Attachment:
+    """Store an uploaded file after checking its size and its real type."""
+    if not can_attach(actor, agreement):
+        raise PermissionDenied
+    facts = validate_upload(uploaded)
+    with audit_context(actor=actor, reason=reasons.ATTACHMENT_ADDED):
+        attachment = Attachment(
+            agreement=agreement,
+            kind=kind,
+            original_name=uploaded.name[:255],
+            content_type=facts["content_type"],
+            size=facts["size"],
+            sha256=facts["sha256"],
+            uploaded_by=actor,
+        )
+        attachment.file.save(uploaded.name, uploaded, save=False)
+        attachment.save()
+    return attachment
+
+
+# ---------------------------------------------------------------------------
+# Political approval
+# ---------------------------------------------------------------------------
+
+PARAGRAPH = re.compile(r"^§?\s*(\d{1,4})\s*([a-z])?\s*§?$", re.IGNORECASE)
+
+
+def normalise_paragraph(value: str) -> str:
+    """ "45", "§45", "§ 45", "45 §" -> "§ 45"; anything else raises ValidationError."""
+    match = PARAGRAPH.match((value or "").strip())
+    if not match:
+        raise ValidationError({"paragraph": _("Write the paragraph of the minutes as e.g. “§ 45”.")}, code="paragraph")
+    number, letter = match.groups()
+    return f"§ {int(number)}{' ' + letter.lower() if letter else ''}"
+
+
+def validate_decision_date(*, agreement, meeting_date):
+    if meeting_date > timezone.localdate():
+        raise ValidationError({"meeting_date": _("The meeting date cannot be in the future.")})
+    period = agreement.plan_period
+    if not period.contains(meeting_date):
+        raise ValidationError(
+            {
+                "meeting_date": _("The meeting date must be within the plan period %(period)s (%(start)s – %(end)s).")
+                % {"period": period, "start": period.starts_on, "end": period.ends_on}
+            }
+        )
+
+
+PARTY_DECISION_ACTION = {Party.REGION: Action.DECIDE_REGION, Party.MUNICIPALITY: Action.DECIDE_MUNICIPALITY}
+
+
+@transaction.atomic
+def decision_record(
+    *,
+    actor,
+    agreement: Agreement,
+    party,
+    body: str,
+    meeting_date: datetime.date,
+    paragraph: str,
+    outcome,
+    ends_agreement: bool = False,
+    minutes: Attachment | None = None,
+    minutes_file=None,
+) -> Decision:
+    """Record one party's political decision. Both approving sends the agreement to
+    signing; a rejection or a return sends it back to drafting, or ends it."""
+    party = Party(party)
+    require(actor, agreement.municipality, PARTY_DECISION_ACTION[party])
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.APPROVAL)
+    if Decision.objects.filter(agreement=agreement, round=agreement.review_round, party=party).exists():
+        raise StepNotAllowed(_("This party's decision has already been recorded."))
+    errors = {}
+    if not body.strip():
+        errors["body"] = _("Name the body that decided, e.g. Kultur- och bildningsnämnden.")
+    try:
+        paragraph = normalise_paragraph(paragraph)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    try:
+        validate_decision_date(agreement=agreement, meeting_date=meeting_date)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    outcome = Decision.Outcome(outcome)
+    if ends_agreement and outcome != Decision.Outcome.REJECTED:
+        errors["ends_agreement"] = _("Only a rejection can end the agreement.")
+    if minutes is not None and minutes.agreement_id != agreement.pk:
+        errors["minutes"] = _("The minutes must be attached to this agreement.")
+    if errors:
+        raise ValidationError(errors)
+
+    if minutes_file is not None:
+        minutes = attachment_add(actor=actor, agreement=agreement, uploaded=minutes_file, kind=Attachment.Kind.MINUTES)
+    with audit_context(actor=actor, reason=reasons.decision_recorded(party=party, outcome=outcome)):
+        decision = Decision.objects.create(
+            agreement=agreement,
+            round=agreement.review_round,
+            party=party,
+            body=body.strip(),
+            meeting_date=meeting_date,
+            paragraph=paragraph,
+            outcome=outcome,
+            ends_agreement=ends_agreement,
+            minutes=minutes,
+            recorded_by=actor,
+        )
+        if outcome == Decision.Outcome.REJECTED and ends_agreement:
+            agreement.stage = Stage.REJECTED
+            agreement.ended_at = timezone.now()
+            agreement.end_reason = _("Rejected by %(body)s %(paragraph)s") % {
+                "body": decision.body,
+                "paragraph": paragraph,
+            }
+        elif outcome != Decision.Outcome.APPROVED:
+            agreement.stage = Stage.DRAFTING
+            agreement.review_round += 1
+        else:
+            approved = set(
+                Decision.objects.filter(
+                    agreement=agreement, round=agreement.review_round, outcome=Decision.Outcome.APPROVED
+                ).values_list("party", flat=True)
+            )
+            if approved == {Party.REGION, Party.MUNICIPALITY}:
+                agreement.stage = Stage.SIGNING
+        if agreement.stage != Stage.APPROVAL:
+            agreement.save()  # the first approval changes nothing on the agreement: its history is the decision's
+    return decision
+
+
+# ---------------------------------------------------------------------------
+# Signing and withdrawal
+# ---------------------------------------------------------------------------
+
+PARTY_SIGN_ACTION = {Party.REGION: Action.SIGN_REGION, Party.MUNICIPALITY: Action.SIGN_MUNICIPALITY}
+
+
+@transaction.atomic
+def signature_record(
+    *,
+    actor,
+    agreement: Agreement,
+    party,
+    signatory_name: str,
+    signatory_title: str,
+    signed_on: datetime.date,
+    signed_copy: Attachment | None = None,
+    signed_copy_file=None,
+) -> Signature:
+    """Record one party's signature; with both, the agreement is in force."""
+    party = Party(party)
+    require(actor, agreement.municipality, PARTY_SIGN_ACTION[party])
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.SIGNING)
+    if agreement.signatures.filter(party=party).exists():
+        raise StepNotAllowed(_("This party has already signed."))
+    errors = {}
+    if not signatory_name.strip():
+        errors["signatory_name"] = _("Write the name of the person who signed.")
+    if not signatory_title.strip():
+        errors["signatory_title"] = _("Write the title of the person who signed.")
+    if signed_on > timezone.localdate():
+        errors["signed_on"] = _("The signing date cannot be in the future.")
+    if errors:
+        raise ValidationError(errors)
+    if signed_copy_file is not None:
+        signed_copy = attachment_add(
+            actor=actor, agreement=agreement, uploaded=signed_copy_file, kind=Attachment.Kind.SIGNED_COPY
+        )
+    with audit_context(actor=actor, reason=reasons.signature_recorded(party=party)):
+        signature = Signature.objects.create(
+            agreement=agreement,
+            party=party,
+            signatory_name=signatory_name.strip(),
+            signatory_title=signatory_title.strip(),
+            signed_on=signed_on,
+            signed_copy=signed_copy,
+            recorded_by=actor,
+        )
+        signatures = list(agreement.signatures.all())
+        if {s.party for s in signatures} == {Party.REGION, Party.MUNICIPALITY}:
+            agreement.stage = Stage.IN_FORCE
+            agreement.in_force_since = max(s.signed_on for s in signatures)
+            agreement.save()  # the first signature changes nothing on the agreement: its history is the signature's
+    return signature
+
+
+@transaction.atomic
+def agreement_withdraw(*, actor, agreement: Agreement, reason: str) -> Agreement:
+    """Withdraw an agreement at any stage before it ends; the reason is kept."""
+    require(actor, agreement.municipality, Action.WITHDRAW)
+    agreement = lock_agreement(agreement)
+    if agreement.is_final:
+        raise StepNotAllowed(
+            _("The agreement has already ended (%(stage)s).") % {"stage": agreement.get_stage_display()}
+        )
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the agreement is withdrawn.")})
+    with audit_context(actor=actor, reason=reasons.agreement_withdrawn(reason=reason.strip())):
+        agreement.stage = Stage.WITHDRAWN
+        agreement.ended_at = timezone.now()
+        agreement.end_reason = reason.strip()
+        agreement.save()
+    return agreement
+
+
+# ---------------------------------------------------------------------------
+# Closing at the end of the plan period
+# ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def agreement_close(*, agreement: Agreement) -> Agreement:
+    """Close an agreement in force at its plan period's end (run by the process)."""
+    agreement = lock_agreement(agreement)
+    require_stage(agreement, Stage.IN_FORCE)
+    if timezone.localdate() <= agreement.plan_period.ends_on:
+        raise StepNotAllowed(_("The plan period has not ended yet."))
+    with audit_context(reason=reasons.AGREEMENT_CLOSED):
+        agreement.stage = Stage.CLOSED
+        agreement.ended_at = timezone.now()
+        agreement.end_reason = _("The plan period %(period)s has ended.") % {"period": agreement.plan_period}
+        agreement.save()
+    return agreement
+
+
+# ---------------------------------------------------------------------------
+# Renewal into the next plan period
+# ---------------------------------------------------------------------------
+
+RENEWABLE_STAGES = (Stage.IN_FORCE, Stage.CLOSED)
+
+
+def matching_priority(priority, plan_period):
+    """The new period's priority that matches an old one: same code, else same title."""
+    candidates = plan_period.priorities.all()
+    return next((p for p in candidates if p.code == priority.code), None) or next(
+        (p for p in candidates if p.title.strip().lower() == priority.title.strip().lower()), None
+    )
+
+
+def check_renewal(*, agreement: Agreement, plan_period: PlanPeriod):
+    """Raise ValidationError when ``agreement`` cannot be renewed into ``plan_period``."""
+    if agreement.stage not in RENEWABLE_STAGES:
+        raise ValidationError(_("Only an agreement in force or closed can be renewed."))
+    if plan_period.starts_on <= agreement.plan_period.starts_on:
+        raise ValidationError(
+            {"plan_period": _("Choose a plan period after %(period)s.") % {"period": agreement.plan_period}}
+        )
+    if Agreement.objects.live().filter(municipality=agreement.municipality, plan_period=plan_period).exists():
+        raise ValidationError(
+            {
+                "plan_period": _("%(municipality)s already has an agreement for %(period)s.")
+                % {"municipality": agreement.municipality, "period": plan_period}
+            }
+        )
+
+
+@transaction.atomic
+def agreement_copy_areas(*, actor, source: Agreement, target: Agreement) -> list[CollaborationArea]:
+    """Copy ``source``'s collaboration areas into ``target``'s draft, linked to
+    the originals and to ``target``'s period's matching priorities."""
+    require(actor, target.municipality, Action.DRAFT)
+    require_stage(target, Stage.DRAFTING)
+    copies = []
+    with audit_context(actor=actor, reason=reasons.areas_copied_from(case_number=source.case_number)):
+        for area in source.active_areas().prefetch_related("priorities"):
+            copy = CollaborationArea.objects.create(
+                agreement=target,
+                position=area.position,
+                title=area.title,
+                goal=area.goal,
+                region_commitment=area.region_commitment,
+                municipality_commitment=area.municipality_commitment,
+                contacts=area.contacts,
+                copied_from=area,
+            )
+            matches = [m for m in (matching_priority(p, target.plan_period) for p in area.priorities.all()) if m]
+            if matches:
+                copy.priorities.set(matches)
+                copy.save()
+            copies.append(copy)
+    return copies
