@@ -34,6 +34,9 @@ from .reference import ensure_reference
 from .templates import CaseNumbers, IdRanges, Ids, Recording, Target
 
 WEEK = 7
+# How long before its plan period an attempt may be opened. The attempts keep the working
+# days of their steps, so they fit in fewer weeks of a year than they would anywhere.
+EARLIEST = datetime.timedelta(days=600)
 # How many areas the drafts of the recorded attempts get, in turn (a withdrawn draft may have none).
 AREAS = {kind: [2, 3, 1, 4, 2] for kind in s.FAILED} | {"withdrawn_drafting": [2, 0, 3, 1, 2, 0, 3]}
 
@@ -232,13 +235,19 @@ def _working(first, last):
     return b"".join(flags)
 
 
-def same_calendar(template, move):
-    """Whether the days from the template's first to its last date (due dates
-    included) are working days or days off exactly as the same days ``move`` later
-    are, in the domain's calendar (cases.workdays): then every date a service
-    counted in working days (a due date, a reminder) is where it would count it."""
-    first, last = template.first_day, max(template.days)
+def same_calendar(template, move, *, days=None):
+    """Whether ``days`` (default: from the template's first to its last date, due
+    dates included) are working days or days off exactly as the same days
+    ``move`` later are, in the domain's calendar (cases.workdays): then every
+    date a service counted in working days (a due date, a reminder) is where it
+    would count it."""
+    first, last = days or (template.first_day, max(template.days))
     return _working(first, last) == _working(first + move, last + move)
+
+
+# How far past the first place that keeps the steps' working days a clone may go
+# to find one that keeps its whole calendar (due dates included).
+EXACT_WITHIN = 6
 
 
 def shift_within(template, low, high, rng, *, earliest=None):
@@ -246,8 +255,10 @@ def shift_within(template, low, high, rng, *, earliest=None):
     template's days within [low, high): the earliest from ``earliest`` (a date)
     when given, else any. A template within one year stays within one year (its
     case number takes the new one); one that spans New Year keeps every day in
-    its year; and the working days around it stay as they were (``same_calendar``).
-    None when none fits."""
+    its year. The days of its steps keep their working days and days off
+    (``same_calendar``); a place where all its dates do, due dates included, is
+    taken when there is one within EXACT_WITHIN weeks of the first. The shift
+    says which (``.exact``). None when none fits."""
     first, last = template.first_day, template.last_day
     lowest = ((max(low, earliest) if earliest else low) - first).days
     highest = (high - datetime.timedelta(days=1) - last).days
@@ -255,18 +266,36 @@ def shift_within(template, low, high, rng, *, earliest=None):
     if earliest is None:
         weeks = list(weeks)
         rng.shuffle(weeks)
-    for week in weeks:
+    fallback = None
+    for n, week in enumerate(weeks):
+        if fallback is not None and n > fallback[0] + EXACT_WITHIN:
+            break
         move = datetime.timedelta(weeks=week)
         if template.one_year:
             if (first + move).year != (last + move).year:
                 continue
         elif any((day + move).year != day.year for day in template.anchored):
             continue
-        if not same_calendar(template, move):
+        if not same_calendar(template, move, days=(first, last)):
             continue
-        low_s, high_s = template.second_range()
-        return move + datetime.timedelta(seconds=rng.randint(low_s, high_s))
-    return None
+        if same_calendar(template, move):
+            return Shift(move, rng, template, exact=True)
+        if fallback is None:
+            fallback = (n, move)
+    return Shift(fallback[1], rng, template, exact=False) if fallback else None
+
+
+class Shift(datetime.timedelta):
+    """A clone's move in time: whole weeks and some seconds within the day;
+    ``exact`` when the calendar of all its dates is the template's."""
+
+    def __new__(cls, move, rng, template, *, exact):
+        low, high = template.second_range()
+        shift = super().__new__(
+            cls, seconds=(move + datetime.timedelta(seconds=rng.randint(low, high))).total_seconds()
+        )
+        shift.exact = exact
+        return shift
 
 
 def plan(reference, book, *, agreements, now, seed=1):
@@ -347,6 +376,14 @@ def plan(reference, book, *, agreements, now, seed=1):
     return specs
 
 
+def calendar_kept(specs):
+    """Of the clones moved in time, how many keep the template's whole working-day
+    calendar (due dates included), and how many only their steps'."""
+    moved = [spec.shift for spec in specs if spec.shift]
+    exact = sum(1 for shift in moved if getattr(shift, "exact", True))
+    return exact, len(moved) - exact
+
+
 def _fill(book, specs, cursors, index, municipality, period, count, opened, today, rng):
     """Place ``count`` attempts in a slot, spread over what is left of its window
     after its cursor; returns how many did not fit."""
@@ -355,7 +392,7 @@ def _fill(book, specs, cursors, index, municipality, period, count, opened, toda
         end = timezone.localdate(final) - datetime.timedelta(days=1)
     else:
         end = min(period.ends_on + datetime.timedelta(days=1), today - datetime.timedelta(days=2))
-    cursor = cursors.get(index, period.starts_on - datetime.timedelta(days=400))
+    cursor = cursors.get(index, period.starts_on - EARLIEST)
     spacing = (end - cursor) / count if count and cursor is not None and end > cursor else datetime.timedelta(0)
     begin = cursor
     for n in range(count):
@@ -364,7 +401,7 @@ def _fill(book, specs, cursors, index, municipality, period, count, opened, toda
         while cursor is not None and placed is None:
             before = cursor < period.starts_on
             where = "before" if before else "within"
-            low = period.starts_on - datetime.timedelta(days=400) if before else period.starts_on
+            low = period.starts_on - EARLIEST if before else period.starts_on
             high = min(period.starts_on if before else period.ends_on + datetime.timedelta(days=1), end)
             pool = book.failed[where]
             for _try in range(4 if pool and cursor < high else 0):
@@ -482,6 +519,11 @@ def generate(
     book = record_book(reference, now=now, seed=seed, variety=variety, log=log)
     seconds["templates"] = time.perf_counter() - recorded
     specs = plan(reference, book, agreements=agreements, now=now, seed=seed)
+    exact, steps_only = calendar_kept(specs)
+    log(
+        f"  {len(specs):,} agreements planned; of those moved in time, {exact:,} keep the template's working days "
+        f"over all their dates, {steps_only:,} on the days of their steps (due dates moved with them)"
+    )
     result = write(reference, specs, parallel=parallel, seed=seed, log=log)
     result.seconds.update(seconds)
     return result
