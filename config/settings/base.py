@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from storage.conf import storages_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -43,6 +45,7 @@ INSTALLED_APPS = [
     "cases",
     "workflows",
     "cases.audit",
+    "storage",
 ]
 
 MIDDLEWARE = [
@@ -152,9 +155,13 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-# MEDIA_ROOT: where uploaded attachments are stored.
+# MEDIA_ROOT: where uploaded attachments were stored before files moved into the
+# shared storage (FILE_STORAGE); `manage.py move_files_to_storage` reads them from here.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 MEDIA_URL = "/media/"
+
+# FILE_STORAGE (database | s3) and its S3_* variables: see storage/conf.py.
+STORAGES = storages_from_env(env)
 
 # E-mail. EMAIL_URL e.g. smtp://user:password@mail.example.se:587 (production);
 # the local settings print mail to the console.

@@ -23,6 +23,7 @@ from accounts.permissions import can_read_audit, visible_municipality_ids
 from cases.audit import asof, export, log, timeline
 from cases.audit.models import AuditExport
 from cases.models import PlanPeriod
+from storage.models import FileIntegrityEvent
 
 from ..forms import DateInput
 from ..widgets import FastSelect
@@ -266,6 +267,8 @@ def _event_label(row):
         return SignInEvent.Kind(row.reason).label if row.reason in SignInEvent.Kind.values else row.reason
     if row.kind == AuditExport._meta.label_lower:
         return _("Exported (%(format)s)") % {"format": row.reason}
+    if row.kind == FileIntegrityEvent._meta.label_lower:
+        return FileIntegrityEvent.Kind(row.reason).label if row.reason in FileIntegrityEvent.Kind.values else row.reason
     return timeline.ACTIONS.get(row.history_type, row.history_type)
 
 
