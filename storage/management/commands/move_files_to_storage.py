@@ -23,11 +23,15 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
-from django.template.defaultfilters import filesizeformat
 from simple_history.models import HistoricalChanges
 
 from accounts.history import audit_context
 from storage.backends import digest_of_name, hash_content
+
+
+def megabytes(size):
+    return f"{size / 1_000_000:.1f} MB"
+
 
 REASON = "File moved to the shared file storage (move_files_to_storage)"
 
@@ -87,7 +91,7 @@ class Command(BaseCommand):
                             )
                             continue
                         if dry_run:
-                            self.stdout.write(f"would move {label} {row.pk}: {name} ({filesizeformat(size)})")
+                            self.stdout.write(f"would move {label} {row.pk}: {name} ({megabytes(size)})")
                             moved += 1
                             moved_bytes += size
                             continue
@@ -98,11 +102,10 @@ class Command(BaseCommand):
                     continue
                 moved += 1
                 moved_bytes += size
-                self.stdout.write(f"moved {label} {row.pk}: {name} -> {new_name} ({filesizeformat(size)})")
+                self.stdout.write(f"moved {label} {row.pk}: {name} -> {new_name} ({megabytes(size)})")
         verb = "Would move" if dry_run else "Moved"
         self.stdout.write(
-            f"{verb} {moved} files ({filesizeformat(moved_bytes)}); {already} already in the storage; "
-            f"{problems} problems."
+            f"{verb} {moved} files ({megabytes(moved_bytes)}); {already} already in the storage; {problems} problems."
         )
         if problems:
             sys.exit(1)

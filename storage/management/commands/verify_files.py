@@ -12,12 +12,11 @@ import sys
 
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
-from django.template.defaultfilters import filesizeformat
 
 from storage.backends import DatabaseStorage, digest_of_name, hash_content
 from storage.models import StoredFile
 
-from .move_files_to_storage import file_fields
+from .move_files_to_storage import file_fields, megabytes
 
 
 class Command(BaseCommand):
@@ -57,7 +56,7 @@ class Command(BaseCommand):
                 if recorded and recorded != addressed:
                     problems += 1
                     self.stderr.write(f"MISMATCH {label} {pk}: the row records {recorded}, it refers to {name}")
-        self.stdout.write(f"{len(names)} stored files checked ({filesizeformat(total_bytes)}); {problems} problems.")
+        self.stdout.write(f"{len(names)} stored files checked ({megabytes(total_bytes)}); {problems} problems.")
         if problems:
             sys.exit(1)
 
