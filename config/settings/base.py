@@ -46,9 +46,14 @@ INSTALLED_APPS = [
     "workflows",
     "cases.audit",
     "storage",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # First: the request id, the probes (/healthz, /readyz, /metrics) and the metrics (ops/middleware.py).
+    "ops.middleware.RequestIdMiddleware",
+    "ops.middleware.ProbeMiddleware",
+    "ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "accounts.middleware.SwedishByDefaultLocaleMiddleware",
@@ -181,12 +186,31 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # The case-number prefix of new agreements, e.g. "RD" gives RD 2026/0042.
 CASE_NUMBER_PREFIX = env("CASE_NUMBER_PREFIX", default="RD")
 
+# LOG_FORMAT: "json" (one JSON object per line, with the request id; ops/logging.py) or "text".
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "ops.logging.RequestIdFilter"},
+        "short_database_errors": {"()": "ops.logging.ShortDatabaseErrors"},
+    },
+    "formatters": {
+        "json": {"()": "ops.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "short_database_errors"],
+            "formatter": env.str("LOG_FORMAT", default="json"),
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# METRICS_ALLOWED_ADDRESSES: comma-separated addresses or networks (CIDR) that may
+# read /metrics, directly (not through the reverse proxy); empty: nobody.
+METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"])
 
 # Default due dates, in days from when a step reaches its party. A coordinator
 # can change a step's due date. Override with STEP_DUE_DAYS_<STEP>=n.

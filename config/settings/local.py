@@ -7,6 +7,8 @@ DEBUG = True
 SECRET_KEY = env("SECRET_KEY", default="local-demo-key-not-for-production-use-0123456789")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Readable log lines in the terminal; production logs JSON (LOG_FORMAT).
+LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="text")  # noqa: F405
 
 # The demo's coordinators and administrator log in with their password only, so
 # a newcomer can try every role at once without an authenticator app. Anyone can
