@@ -51,7 +51,9 @@ run: messages
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# PostgreSQL's client tools too: pg_dump/pg_restore for the backups (deploy/backup.sh, tests/ops).
 postgres:
+	@./scripts/ensure-debian-packages postgresql-client:pg_dump postgresql-client:pg_restore
 	@./scripts/ensure-postgres "$(TEST_DATABASE_URL)"
 
 lint: dev-deps
