@@ -119,14 +119,15 @@ def _registry():
 
 
 @functools.cache
-def _networks(addresses):
-    networks = []
+def networks(addresses):
+    """The networks of a tuple of addresses / CIDR networks (bad entries logged and left out)."""
+    found = []
     for address in addresses:
         try:
-            networks.append(ipaddress.ip_network(address.strip(), strict=False))
+            found.append(ipaddress.ip_network(address.strip(), strict=False))
         except ValueError:
-            logger.error("METRICS_ALLOWED_ADDRESSES: %r is not an address or network; ignored", address)
-    return tuple(networks)
+            logger.error("%r is not an address or network; ignored", address)
+    return tuple(found)
 
 
 def allowed(request):
@@ -140,7 +141,7 @@ def allowed(request):
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(address in network for network in _networks(tuple(settings.METRICS_ALLOWED_ADDRESSES)))
+    return any(address in network for network in networks(tuple(settings.METRICS_ALLOWED_ADDRESSES)))
 
 
 def metrics_response(request):

@@ -1,5 +1,7 @@
 """The operations middleware, first in MIDDLEWARE (config/settings/base.py):
 
+0. ``ForwardedForMiddleware``: behind nginx, the client's address instead of
+   nginx's (TRUSTED_PROXIES), for the audit trail, the lock-out and the logs.
 1. ``RequestIdMiddleware``: the request id (ops.requestid) for the request's
    log lines and the X-Request-ID response header; one JSON log line per
    request (logger ``samverkan.requests``: method, path, view, status,
@@ -10,10 +12,12 @@
 3. ``ops.metrics.MetricsMiddleware``: counts and times every other request.
 """
 
+import ipaddress
 import json
 import logging
 import time
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.functional import empty
 
@@ -25,6 +29,45 @@ request_logger = logging.getLogger("samverkan.requests")
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
+
+
+class ForwardedForMiddleware:
+    """When the request comes from a trusted proxy (TRUSTED_PROXIES: addresses
+    or networks, e.g. the nginx in front), REMOTE_ADDR becomes the client
+    address that proxy saw: the right-most address in X-Forwarded-For that is
+    not itself a trusted proxy. From anyone else X-Forwarded-For is ignored
+    (any client can send one)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        trusted = metrics.networks(tuple(settings.TRUSTED_PROXIES))
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if trusted and forwarded and _in(request.META.get("REMOTE_ADDR", ""), trusted):
+            for candidate in reversed([part.strip() for part in forwarded.split(",")]):
+                if not _valid(candidate):
+                    break
+                if not _in(candidate, trusted):
+                    request.META["REMOTE_ADDR"] = candidate
+                    break
+        return self.get_response(request)
+
+
+def _valid(address):
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def _in(address, networks):
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 class RequestIdMiddleware:

@@ -50,7 +50,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: the request id, the probes (/healthz, /readyz, /metrics) and the metrics (ops/middleware.py).
+    # First: the client address behind the proxy, the request id, the probes (/healthz, /readyz,
+    # /metrics) and the metrics (ops/middleware.py).
+    "ops.middleware.ForwardedForMiddleware",
     "ops.middleware.RequestIdMiddleware",
     "ops.middleware.ProbeMiddleware",
     "ops.metrics.MetricsMiddleware",
@@ -211,6 +213,11 @@ LOGGING = {
 # METRICS_ALLOWED_ADDRESSES: comma-separated addresses or networks (CIDR) that may
 # read /metrics, directly (not through the reverse proxy); empty: nobody.
 METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"])
+
+# TRUSTED_PROXIES: comma-separated addresses or networks of the reverse proxies in
+# front (e.g. 127.0.0.1 for nginx on the same machine). From them, the client
+# address is taken from X-Forwarded-For; default none (REMOTE_ADDR as it is).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # Default due dates, in days from when a step reaches its party. A coordinator
 # can change a step's due date. Override with STEP_DUE_DAYS_<STEP>=n.

@@ -176,3 +176,20 @@ def test_a_job_carries_its_request_id_into_its_log_lines():
     assert sent["request_id"] == failed["request_id"] == "req-from-the-request-0001"
     assert sent["message"] == "sent 2 e-mails" and sent["job"] == 17
     assert failed["level"] == "ERROR" and "ValueError: boom" in failed["exception"]
+
+
+def test_behind_a_trusted_proxy_the_audit_trail_records_the_client(client, settings, mora_head):
+    from accounts.models import SignInEvent
+    from tests.factories.accounts import PASSWORD
+
+    def sign_in(**headers):
+        client.post(reverse("login"), {"username": mora_head.email, "password": PASSWORD}, **headers)
+        client.logout()
+        return SignInEvent.objects.filter(kind="login").latest("pk").ip
+
+    forwarded = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9, 198.51.100.4"}
+    assert sign_in(**forwarded) == "127.0.0.1"  # no trusted proxy configured: the header is ignored
+    settings.TRUSTED_PROXIES = ["127.0.0.1", "198.51.100.0/24"]
+    assert sign_in(**forwarded) == "203.0.113.9"  # through two trusted proxies
+    assert sign_in(REMOTE_ADDR="192.0.2.50", HTTP_X_FORWARDED_FOR="203.0.113.9") == "192.0.2.50"  # not a proxy
+    assert sign_in(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="not-an-address") == "127.0.0.1"
