@@ -20,6 +20,7 @@ which ``storage.integrity`` checks on every download.
 
 import hashlib
 import re
+from contextlib import contextmanager
 
 from django.core.files import File
 from django.core.files.storage import Storage
@@ -67,6 +68,26 @@ def hash_content(content) -> tuple[str, int]:
         digest.update(block)
         size += len(block)
     return digest.hexdigest(), size
+
+
+@contextmanager
+def _chunk_writer(model):
+    """A function that inserts one chunk. On PostgreSQL the bytes go as a
+    binary parameter of a server-bound statement on the transaction's own
+    connection: Django's psycopg cursors bind parameters on the client,
+    which sends bytea as hex text twice the size for the server to parse
+    (measured: 12 MB/s through the ORM against about 60 MB/s this way;
+    bench/storage.py). Elsewhere (the SQLite demo) through the ORM."""
+    if connection.vendor != "postgresql":
+        yield lambda digest, seq, data: model(file_id=digest, seq=seq, data=data).save()
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in ("file", "seq", "data"))
+    statement = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608 (names from the model)
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:  # psycopg's own cursor: server-side binding
+        yield lambda digest, seq, data: cursor.execute(statement, [digest, seq, data])
 
 
 class ContentAddressedMixin:
@@ -128,10 +149,11 @@ class DatabaseStorage(ContentAddressedMixin, Storage):
                 return name
             check = hashlib.sha256()
             size = 0
-            for seq, block in enumerate(_chunks(content, CHUNK_SIZE)):
-                check.update(block)
-                StoredFileChunk(file_id=digest, seq=seq, data=block).save()
-                size += len(block)
+            with _chunk_writer(StoredFileChunk) as write:
+                for seq, block in enumerate(_chunks(content, CHUNK_SIZE)):
+                    check.update(block)
+                    write(digest, seq, block)
+                    size += len(block)
             if check.hexdigest() != digest:
                 # The content changed between hashing and storing: store nothing.
                 raise ValueError("The file's content changed while it was being stored.")

@@ -30,17 +30,17 @@ def start_gunicorn(port, database_url, *, log_path, workers=2, extra_env=None):
         "CONN_MAX_AGE": "60",
         "DB_CONNECT_TIMEOUT": "2",
         "LOG_FORMAT": "json",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": str(workers),
         **(extra_env or {}),
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(
+        # The production configuration (deploy/gunicorn.conf.py), a shorter graceful stop.
         [
             str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi",
-            f"--bind=127.0.0.1:{port}",
-            f"--workers={workers}",
-            "--timeout=30",
+            "--config=deploy/gunicorn.conf.py",
             "--graceful-timeout=2",
+            "config.wsgi",
         ],
         cwd=ROOT,
         env=env,

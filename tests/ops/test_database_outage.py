@@ -9,6 +9,7 @@ test stops and starts: stopping it cuts every open connection and refuses new
 ones, as a restarting database does, without touching the shared cluster."""
 
 import json
+import re
 import threading
 import time
 
@@ -59,7 +60,14 @@ def test_database_restart_under_load(db, tmp_path):
     settings = connection.settings_dict
     proxy = TcpProxy(settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432)).start()
     port = free_port()
-    server = start_gunicorn(port, database_url(proxy.port), log_path=tmp_path / "gunicorn.log")
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    server = start_gunicorn(
+        port,
+        database_url(proxy.port),
+        log_path=tmp_path / "gunicorn.log",
+        extra_env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+    )
     output = ""
     try:
         client = Client(port)
@@ -107,6 +115,17 @@ def test_database_restart_under_load(db, tmp_path):
         late = [status for at, _p, status in seen if at > up_at + recovered_after + 0.5]
         assert late and set(late) == {200}
         assert client.get("/arbete/").status == 200  # still signed in: the session outlived the outage
+
+        # Prometheus saw it too, added up over the two gunicorn worker processes (a request that failed
+        # before its URL was resolved is counted under view="<unmatched>")
+        metrics = Client(port).get("/metrics").text
+        counted = {}
+        for status, value in re.findall(
+            r'samverkan_http_requests_total\{method="GET",status="(\d+)",view="[^"]*"\} (\S+)', metrics
+        ):
+            counted[status] = counted.get(status, 0) + float(value)
+        pages = [status for _at, page, status in seen if page != "/readyz"]  # probes are not counted
+        assert counted["503"] >= pages.count(503) > 0 and counted["200"] >= pages.count(200) > 0
     finally:
         proxy.stop()
         output = stop(server)

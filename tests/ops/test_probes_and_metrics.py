@@ -26,6 +26,16 @@ def sample(name, **labels):
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+def page_and_step_samples(view):
+    return (
+        sample("samverkan_http_requests_total", method="GET", view=view, status="200"),
+        sample("samverkan_http_request_duration_seconds_count", method="GET", view=view),
+        sample("samverkan_http_request_db_seconds_count", view=view),
+        sample("samverkan_db_queries_total", view=view),
+        sample("samverkan_workflow_steps_completed_total", step="review"),
+    )
+
+
 def test_healthz_answers_anyone_without_a_query_a_session_or_an_allowed_host(client):
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")  # a load balancer by address
@@ -76,13 +86,7 @@ def test_metrics_count_requests_latency_database_time_and_steps(
 ):
     agreement = agreement_in_stage(Stage.REVIEW, "Mora", coordinator=coordinator, head=mora_head)
     view = "workflows:agreement"
-    before = (
-        sample("samverkan_http_requests_total", method="GET", view=view, status="200"),
-        sample("samverkan_http_request_duration_seconds_count", method="GET", view=view),
-        sample("samverkan_http_request_db_seconds_count", view=view),
-        sample("samverkan_db_queries_total", view=view),
-        sample("samverkan_workflow_steps_completed_total", step="review"),
-    )
+    before = page_and_step_samples(view)
     login(client, mora_head)
     with CaptureQueriesContext(connection) as queries:
         assert client.get(reverse(view, args=[agreement.pk])).status_code == 200
@@ -91,13 +95,7 @@ def test_metrics_count_requests_latency_database_time_and_steps(
         response = client.post(step_url(open_task(agreement, "review")), {"verdict": "accept"})
     assert response.status_code == 302
 
-    after = (
-        sample("samverkan_http_requests_total", method="GET", view=view, status="200"),
-        sample("samverkan_http_request_duration_seconds_count", method="GET", view=view),
-        sample("samverkan_http_request_db_seconds_count", view=view),
-        sample("samverkan_db_queries_total", view=view),
-        sample("samverkan_workflow_steps_completed_total", step="review"),
-    )
+    after = page_and_step_samples(view)
     assert after[0] - before[0] == 1
     assert after[1] - before[1] == 1
     assert after[2] - before[2] == 1
