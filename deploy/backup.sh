@@ -7,7 +7,8 @@
 #
 # Writes DIR/samverkan-<UTC time>.dump and .dump.sha256, checks that the dump
 # can be read back (pg_restore --list), and removes dumps older than KEEP_DAYS
-# (default 30) from DIR. With FILE_STORAGE=s3 the files are not in the dump:
+# (default 30) from DIR. PG_DUMP_OPTIONS adds options, e.g. "--compress=1" (faster,
+# slightly larger: worth it when many files are stored). With FILE_STORAGE=s3 the files are not in the dump:
 # back up the bucket too (README › Operations › Backups).
 set -euo pipefail
 dir=${1:?usage: backup.sh DIR [KEEP_DAYS]}
@@ -19,7 +20,8 @@ target="$dir/samverkan-$stamp.dump"
 partial="$target.partial"
 trap 'rm -f "$partial"' EXIT
 # --format=custom: compressed, restorable table by table and in parallel (pg_restore --jobs).
-pg_dump --format=custom --no-password --file="$partial" "$DATABASE_URL"
+# shellcheck disable=SC2086  # PG_DUMP_OPTIONS is a list of options
+pg_dump --format=custom --no-password ${PG_DUMP_OPTIONS:-} --file="$partial" "$DATABASE_URL"
 pg_restore --list "$partial" >/dev/null
 mv "$partial" "$target"
 (cd "$dir" && sha256sum "$(basename "$target")" >"$(basename "$target").sha256")
