@@ -21,7 +21,17 @@ RETRY_AFTER_SECONDS = 10
 
 
 def database_unavailable(exc) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError))
+    """Whether ``exc`` says the database cannot be reached. Django wraps most
+    driver errors in its own classes, but not all: a server-side cursor
+    closed while the connection drops raises psycopg's own OperationalError
+    (found by tests/ops/test_database_outage.py on the agreement list)."""
+    from django.db import connection
+
+    driver = getattr(connection, "Database", None)
+    kinds = (OperationalError, InterfaceError)
+    if driver is not None:
+        kinds += (driver.OperationalError, driver.InterfaceError)
+    return isinstance(exc, kinds)
 
 
 def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):

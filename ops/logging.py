@@ -33,9 +33,9 @@ class ShortDatabaseErrors(logging.Filter):
     one line each (the first line of the error), not a traceback each."""
 
     def filter(self, record):
-        from django.db import InterfaceError, OperationalError
+        from .errors import database_unavailable
 
-        if record.exc_info and isinstance(record.exc_info[1], (OperationalError, InterfaceError)):
+        if record.exc_info and database_unavailable(record.exc_info[1]):
             record.error = str(record.exc_info[1]).splitlines()[0] if str(record.exc_info[1]) else ""
             record.exc_info = None
             record.exc_text = None

@@ -191,3 +191,19 @@ def test_behind_a_trusted_proxy_the_audit_trail_records_the_client(client, setti
     assert sign_in(**forwarded) == "203.0.113.9"  # through two trusted proxies
     assert sign_in(REMOTE_ADDR="192.0.2.50", HTTP_X_FORWARDED_FOR="203.0.113.9") == "192.0.2.50"  # not a proxy
     assert sign_in(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="not-an-address") == "127.0.0.1"
+
+
+def test_driver_errors_that_django_does_not_wrap_are_the_database_away_too():
+    """A server-side cursor closed while the connection drops raises
+    psycopg's own OperationalError (seen on the agreement list in the outage
+    test): the 503 page, not the 500 one."""
+    import psycopg
+    from django.db import OperationalError
+
+    from ops.errors import database_unavailable
+
+    assert database_unavailable(psycopg.OperationalError("consuming input failed: server closed the connection"))
+    assert database_unavailable(psycopg.InterfaceError("the connection is closed"))
+    assert database_unavailable(OperationalError("connection refused"))
+    assert not database_unavailable(psycopg.errors.UniqueViolation("duplicate key"))
+    assert not database_unavailable(ValueError("a bug"))
