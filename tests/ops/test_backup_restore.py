@@ -83,7 +83,8 @@ def test_backup_restore_verify_on_the_demo_data(tmp_path):
         assert before["rows"]["storage_storedfile"] == 3 and before["rows"]["cases_agreement"] >= 6
 
         restore = run(["deploy/restore.sh", str(dumps[0]), restored], restored)
-        assert "The audit trail is intact" in restore
+        # restore.sh exits non-zero unless verify_audit and verify_files pass; only the exit code and the
+        # "ok <table>: N rows" lines of verify_audit are read (its signed checkpoints may add more).
         assert chains(restore) == source_chains and len(source_chains) >= 15
         assert "stored files checked" in restore and "0 problems" in restore
 
