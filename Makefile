@@ -56,7 +56,9 @@ run: messages
 	$(PY) manage.py run_worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# PostgreSQL's client tools too: pg_dump/pg_restore for the backups (deploy/backup.sh, tests/ops).
 postgres:
+	@./scripts/ensure-debian-packages postgresql-client:pg_dump postgresql-client:pg_restore
 	@./scripts/ensure-postgres "$(TEST_DATABASE_URL)"
 
 lint: dev-deps

@@ -286,53 +286,50 @@ def can_attach(user, agreement):
 
 
 def users_who_can_each(pairs):
-    """``users_who_can`` for many (action, municipality id) pairs at once, in a
-    fixed number of queries however many pairs: {(action, municipality id):
-    [active users, by name]}. Reminders and escalations find their recipients
-    here. A user can when they hold the action's permission model-wide or on
-    the municipality's row, through a group or themselves: guardian's grants,
-    as every check reads them."""
+    """``users_who_can`` for many (action, municipality id) pairs at once, in two
+    queries however many pairs: {(action, municipality id): [active users, by
+    name]}. Reminders and escalations find their recipients here. A user can
+    when they hold the action's permission model-wide or on the municipality's
+    row, themselves or through a group: guardian's grants, as every check
+    reads them (grants_of)."""
     from .models import User
 
     pairs = {(Action(action), int(municipality_id)) for action, municipality_id in pairs}
     found = {pair: [] for pair in pairs}
     if not pairs:
         return found
-    codenames = {ACTION_PERMISSIONS[action] for action, _municipality_id in pairs}
-    permissions = dict(
-        Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames).values_list(
-            "pk", "codename"
-        )
-    )
+    codenames = sorted({ACTION_PERMISSIONS[action] for action, _municipality_id in pairs})
+    everywhere = models.Value("", output_field=models.CharField())
+    model_wide = {"content_type__app_label": "accounts", "codename__in": codenames}
     on_rows = {
-        "permission_id__in": list(permissions),
+        "permission__codename__in": codenames,
         "content_type": ContentType.objects.get_for_model(Organisation),
         "object_pk__in": sorted({str(municipality_id) for _action, municipality_id in pairs}),
     }
-    # Grants as (codename, municipality id, or None for every municipality), by group and by user.
-    by_group, by_user = {}, {}
-    model_wide = Group.permissions.through.objects.filter(permission_id__in=list(permissions))
-    for group_id, permission_id in model_wide.values_list("group_id", "permission_id"):
-        by_group.setdefault(group_id, set()).add((permissions[permission_id], None))
-    for group_id, permission_id, object_pk in GroupObjectPermission.objects.filter(**on_rows).values_list(
-        "group_id", "permission_id", "object_pk"
-    ):
-        by_group.setdefault(group_id, set()).add((permissions[permission_id], int(object_pk)))
-    own = User.user_permissions.through.objects.filter(permission_id__in=list(permissions))
-    for user_id, permission_id in own.values_list("user_id", "permission_id"):
-        by_user.setdefault(user_id, set()).add((permissions[permission_id], None))
-    for user_id, permission_id, object_pk in UserObjectPermission.objects.filter(**on_rows).values_list(
-        "user_id", "permission_id", "object_pk"
-    ):
-        by_user.setdefault(user_id, set()).add((permissions[permission_id], int(object_pk)))
-    members = User.groups.through.objects.filter(group_id__in=list(by_group))
-    for user_id, group_id in members.values_list("user_id", "group_id"):
-        by_user.setdefault(user_id, set()).update(by_group[group_id])
-    for user in User.objects.filter(is_active=True, pk__in=list(by_user)).order_by("full_name", "pk"):
-        grants = by_user[user.pk]
+    rows = (
+        Permission.objects.filter(**model_wide, user__is_active=True)
+        .order_by()
+        .values_list("user__id", "codename", everywhere)
+        .union(
+            Permission.objects.filter(**model_wide, group__user__is_active=True)
+            .order_by()
+            .values_list("group__user__id", "codename", everywhere),
+            UserObjectPermission.objects.filter(**on_rows, user__is_active=True).values_list(
+                "user_id", "permission__codename", "object_pk"
+            ),
+            GroupObjectPermission.objects.filter(**on_rows, group__user__is_active=True).values_list(
+                "group__user__id", "permission__codename", "object_pk"
+            ),
+        )
+    )
+    grants = {}  # user id -> {(codename, municipality id, or None for every municipality)}
+    for user_id, codename, object_pk in rows:
+        grants.setdefault(user_id, set()).add((codename, int(object_pk) if object_pk else None))
+    for user in User.objects.filter(pk__in=list(grants)).order_by("full_name", "pk"):
+        held = grants[user.pk]
         for action, municipality_id in pairs:
             codename = ACTION_PERMISSIONS[action]
-            if (codename, None) in grants or (codename, municipality_id) in grants:
+            if (codename, None) in held or (codename, municipality_id) in held:
                 found[(action, municipality_id)].append(user)
     return found
 

@@ -16,3 +16,6 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]
+
+# A database that cannot be reached gets the 503 page; anything else the 500 page (ops/errors.py).
+handler500 = "ops.errors.server_error"

@@ -76,3 +76,16 @@ def test_make_run_path_on_sqlite(tmp_path):
     assert worker.returncode == 0, worker.stderr
     assert "To: demo@example.se" in worker.stdout and "Hej!" in worker.stdout
     assert "Scheduled job step_reminders queued" in worker.stderr + worker.stdout
+
+    # The demo keeps its files where production does: in the database (storage.DatabaseStorage), here SQLite.
+    files = run_manage(
+        "shell",
+        "-c",
+        "from django.core.files.base import ContentFile; from django.core.files.storage import default_storage as s; "
+        "n = s.save('a.pdf', ContentFile(b'%PDF-1.4 demo' * 100000)); "
+        "print(type(s._wrapped).__name__, n[:7], s.open(n).read() == b'%PDF-1.4 demo' * 100000)",
+        env_overrides=env,
+        settings="config.settings.local",
+    )
+    assert files.returncode == 0, files.stderr
+    assert files.stdout.splitlines()[-1].split() == ["DatabaseStorage", "sha256/", "True"]

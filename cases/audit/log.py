@@ -51,6 +51,7 @@ PLAN_PERIOD_PATHS = {"cases.planperiod": "id"}
 APPEND_ONLY_COLUMNS = {
     "accounts.signinevent": ("kind", "email"),
     "audit.auditexport": ("format", "filters"),
+    "storage.fileintegrityevent": ("kind", "name"),
 }
 
 # The projection every branch has, in this order.

@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from storage.conf import storages_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -46,9 +48,17 @@ INSTALLED_APPS = [
     "workflows",
     "cases.audit",
     "background",
+    "storage",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # First: the client address behind the proxy, the request id, the probes (/healthz, /readyz,
+    # /metrics) and the metrics (ops/middleware.py).
+    "ops.middleware.ForwardedForMiddleware",
+    "ops.middleware.RequestIdMiddleware",
+    "ops.middleware.ProbeMiddleware",
+    "ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "accounts.middleware.SwedishByDefaultLocaleMiddleware",
@@ -200,9 +210,13 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-# MEDIA_ROOT: where uploaded attachments are stored.
+# MEDIA_ROOT: where uploaded attachments were stored before files moved into the
+# shared storage (FILE_STORAGE); `manage.py move_files_to_storage` reads them from here.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 MEDIA_URL = "/media/"
+
+# FILE_STORAGE (database | s3) and its S3_* variables: see storage/conf.py.
+STORAGES = storages_from_env(env)
 
 # E-mail. Everything sent through Django's mail API goes into the outbox
 # (background.mail), in the transaction of the change that causes it; the
@@ -289,12 +303,36 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # The case-number prefix of new agreements, e.g. "RD" gives RD 2026/0042.
 CASE_NUMBER_PREFIX = env("CASE_NUMBER_PREFIX", default="RD")
 
+# LOG_FORMAT: "json" (one JSON object per line, with the request id; ops/logging.py) or "text".
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "ops.logging.RequestIdFilter"},
+        "short_database_errors": {"()": "ops.logging.ShortDatabaseErrors"},
+    },
+    "formatters": {
+        "json": {"()": "ops.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "short_database_errors"],
+            "formatter": env.str("LOG_FORMAT", default="json"),
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# METRICS_ALLOWED_ADDRESSES: comma-separated addresses or networks (CIDR) that may
+# read /metrics, directly (not through the reverse proxy); empty: nobody.
+METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"])
+
+# TRUSTED_PROXIES: comma-separated addresses or networks of the reverse proxies in
+# front (e.g. 127.0.0.1 for nginx on the same machine). From them, the client
+# address is taken from X-Forwarded-For; default none (REMOTE_ADDR as it is).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # Default due dates, in Swedish working days (cases.workdays: weekends and
 # public holidays do not count) from when a step reaches its party. A

@@ -13,6 +13,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The server and the worker write to the same file: wait for each other's
     # writes, and take the write lock at the start of a transaction.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+# Readable log lines in the terminal; production logs JSON (LOG_FORMAT).
+LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="text")  # noqa: F405
 
 # The demo's coordinators and administrator log in with their password only, so
 # a newcomer can try every role at once without an authenticator app. Anyone can

@@ -42,6 +42,12 @@ except Exception as exc:  # django-environ raises several kinds on bad URLs
 if not DATABASES["default"].get("NAME"):
     raise ImproperlyConfigured("The environment variable DATABASE_URL names no database.")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A kept connection is tested before a request uses it: after a database restart
+# the first request opens a new one instead of failing (ops/errors.py).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# DB_CONNECT_TIMEOUT: seconds to wait for the database to answer a new connection
+# (default 5): while it is unreachable, requests get the 503 page instead of hanging.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
 # The planner settings of these sessions (PostgreSQL's defaults are for spinning
 # disks and big reports; both measured at 100,000 agreements):
 # - no parallel plans: every page reads a few hundred rows at most, and a

@@ -125,3 +125,25 @@ def test_whoever_may_take_a_step_may_see_the_agreement():
 @pytest.mark.parametrize(("role", "home"), list(TABLE), ids=lambda v: str(v))
 def test_only_administrators_manage_the_outgoing_email(role, home):
     assert can_manage_outgoing_email(user_with_role(role, home)) is (role == Role.ADMINISTRATOR)
+
+
+@pytest.mark.django_db
+def test_those_who_are_told_are_exactly_those_who_may(django_assert_num_queries):
+    """The recipients of step e-mail, reminders and escalations
+    (users_who_can_each) are exactly the active users for whom the one check
+    says yes, for every action on each municipality, in two queries."""
+    from accounts.permissions import users_who_can_each
+    from accounts.services import user_deactivate
+
+    users = [user_with_role(role, home) for role, home in TABLE]
+    gone = user_with_role(Role.CULTURAL_HEAD, "Falun", full_name="Slutat Falun")
+    user_deactivate(actor=users[0], user=gone, reason="Slutat")
+    places = [municipality("Falun"), municipality("Mora")]
+    pairs = [(action, place.pk) for action in Action for place in places]
+    with django_assert_num_queries(2):
+        told = users_who_can_each(pairs)
+    for action in Action:
+        for place in places:
+            expected = {u.pk for u in users if can_act_for(User.objects.get(pk=u.pk), place, action)}
+            assert {u.pk for u in told[(action, place.pk)]} == expected, (action, place)
+            assert gone.pk not in {u.pk for u in told[(action, place.pk)]}

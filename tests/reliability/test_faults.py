@@ -117,8 +117,9 @@ def test_database_connection_lost_during_a_request(monkeypatch):
 
     monkeypatch.setattr("workflows.views.steps.services.review_accept", accept_then_lose_connection)
     response = client_for(head).post(step_url(open_task(agreement, "review")), {"verdict": "accept"})
-    assert response.status_code == 500
-    assert "Ingenting sparades" in response.content.decode()
+    # a lost database connection is the 503 page, "nothing was saved" (ops/errors.py)
+    assert response.status_code == 503
+    assert "Ingenting av det du gjorde sparades" in response.content.decode()
     connection.close()
     assert snapshot(agreement) == before
     assert Agreement.objects.get(pk=agreement.pk).stage == Stage.REVIEW

@@ -25,6 +25,7 @@ from cases.audit.models import AuditExport
 from cases.forms import DateInput
 from cases.models import PlanPeriod
 from cases.widgets import FastSelect
+from storage.models import FileIntegrityEvent
 
 TIMELINE_PAGE_SIZE = 50
 LOG_PAGE_SIZE = 50
@@ -266,6 +267,8 @@ def _event_label(row):
         return SignInEvent.Kind(row.reason).label if row.reason in SignInEvent.Kind.values else row.reason
     if row.kind == AuditExport._meta.label_lower:
         return _("Exported (%(format)s)") % {"format": row.reason}
+    if row.kind == FileIntegrityEvent._meta.label_lower:
+        return FileIntegrityEvent.Kind(row.reason).label if row.reason in FileIntegrityEvent.Kind.values else row.reason
     return timeline.ACTIONS.get(row.history_type, row.history_type)
 
 

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +27,7 @@ from cases.meetings.forms import (
     apply_meeting_errors,
 )
 from cases.meetings.selectors import live_areas
+from storage.downloads import verified_file_response
 
 PAGE_SIZE = 50
 
@@ -117,11 +118,13 @@ def meeting_minutes(request, pk):
         raise Http404
     name = meeting.minutes_file_name or meeting.minutes_file.name.rsplit("/", 1)[-1]
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return FileResponse(
-        meeting.minutes_file.open("rb"),
-        as_attachment=True,
+    return verified_file_response(
+        request,
+        meeting.minutes_file,
+        sha256=meeting.minutes_file_sha256,
         filename=name,
         content_type=ALLOWED.get("jpg" if extension == "jpeg" else extension, "application/octet-stream"),
+        about=meeting,
     )
 
 

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch
-from django.http import FileResponse, Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -31,6 +31,7 @@ from cases.forms import apply_errors
 from cases.meetings.selectors import dialogue_for_agreement
 from cases.models import FollowUpEntry
 from cases.workdays import day_off_reason
+from storage.downloads import verified_file_response
 
 from .. import selectors, services
 from ..forms import DueDateForm
@@ -229,9 +230,11 @@ def attachment_upload(request, pk):
 @login_required
 def attachment_download(request, pk):
     attachment = case_selectors.attachment_for(request.user, pk)
-    return FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
+    return verified_file_response(
+        request,
+        attachment.file,
+        sha256=attachment.sha256,
         filename=attachment.original_name,
         content_type=attachment.content_type,
+        about=attachment,
     )
