@@ -56,6 +56,7 @@ class StoredFileChunk(AppendOnlyModel):
     """Bytes ``seq * chunk_size`` onwards of a stored file."""
 
     chain_hash = None  # append-only, not chained (see the module's docstring)
+    audit_unchained_because = "its bytes are checked against their file's SHA-256 (every download, verify_files)"
 
     file = models.ForeignKey(
         StoredFile, on_delete=models.PROTECT, to_field="sha256", db_column="sha256", related_name="chunks"

@@ -45,9 +45,15 @@ class ProtectedTable:
     hash_column: str | None  # every protected model has one; None is reported as missing protection
     time_column: str | None = None  # set by the database on insert; None for many-to-many history
     parent: ParentLink | None = None
+    # Append-only but deliberately not chained, and why (the model's
+    # ``audit_unchained_because``): e.g. file chunks, whose bytes are checked
+    # against their file's SHA-256 instead.
+    unchained_because: str = ""
 
     @property
     def expected_triggers(self):
+        if self.unchained_because:
+            return set(sql.PROTECTION_TRIGGERS)
         return {*sql.PROTECTION_TRIGGERS, sql.CHAIN_TRIGGER}
 
 
@@ -103,6 +109,7 @@ def describe(model):
         hash_column=hash_field.column if hash_field is not None else None,
         time_column=time_field.column if time_field is not None else None,
         parent=_parent_link(model),
+        unchained_because=str(getattr(model, "audit_unchained_because", "") or ""),
     )
 
 
@@ -134,7 +141,8 @@ def missing_protection(connection, apps=global_apps, schema=None):
     problems = []
     for table in protected_tables(apps):
         present = triggers.get(table.table, {})
-        issues = [] if table.hash_column else ["no hash column (history_hash or chain_hash): its rows are not chained"]
+        chained = table.hash_column or table.unchained_because
+        issues = [] if chained else ["no hash column (history_hash or chain_hash): its rows are not chained"]
         issues += [f"trigger {name} is missing" for name in sorted(table.expected_triggers - set(present))]
         issues += [f"trigger {name} is disabled" for name, enabled in sorted(present.items()) if not enabled]
         if issues:

@@ -28,6 +28,7 @@ from django.db import connections
 from django.utils import timezone
 
 from cases.audit.checkpoints import parse_export
+from cases.audit.tables import protected_tables
 from cases.audit.verify import parse_heads, verify_audit
 
 
@@ -72,6 +73,9 @@ class Command(BaseCommand):
 
         for table, issues in report.unprotected:
             self.stderr.write(f"UNPROTECTED {table.table}: {'; '.join(issues)}")
+        for table in protected_tables():
+            if table.unchained_because:
+                out.write(f"append-only {table.table}: not chained, {table.unchained_because}")
         for chain in report.chains:
             if chain.intact:
                 note = f", {chain.older_columns} written before later columns were added" if chain.older_columns else ""
