@@ -16,9 +16,10 @@ What it measures, in order:
    (captured from the page itself, without the session and sign-in queries
    every request makes), timed on its own; and page / floor;
 3. 20 simulated users, each pausing about a second between requests: p50 and
-   p95 per page, for our pages and for the stock ones;
+   p95 per page, for our pages and for the stock ones (Locust, headless:
+   bench/locustfile.py);
 4. the highest sustained requests per second with zero errors, back to back,
-   at rising concurrency;
+   at rising concurrency (Locust too);
 5. completed workflow steps per second: 8 coordinators recording region
    decisions over HTTP, each on agreements of their own, then 8 racing for the
    same agreements; every decision must be recorded exactly once;
@@ -28,6 +29,9 @@ What it measures, in order:
 Load users are signed in by sessions created directly for them (Django's
 SessionStore), so the benchmark runs with bench/settings.py, which turns the
 two-step verification of coordinators off; everything else is production.
+Percentiles are computed here from every response time (Locust's own round
+those over 100 ms to 10 ms); the steps part runs its coordinators in threads,
+as it checks who was told what, request by request.
 The steps benchmark adds a plan period named "Bänk …" with 1,180 agreements
 awaiting decisions to the database each time it runs.
 """
@@ -46,9 +50,11 @@ import statistics
 import string
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,25 +215,21 @@ class Client:
 
 
 def run_threads(target, arguments):
-    """Run ``target(*args)`` in a thread for each args of ``arguments``, all at
-    once; the seconds until the last has finished."""
-    threads = [threading.Thread(target=target, args=args) for args in arguments]
+    """Run ``target(*args)`` for each args of ``arguments``, all at once in threads;
+    the seconds until the last has finished."""
     started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(max_workers=len(arguments)) as pool:
+        list(pool.map(lambda args: target(*args), arguments))
     return time.monotonic() - started
 
 
 def percentile(values, p):
+    """The p-th percentile, interpolated between the closest ranks."""
     if not values:
         return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    low = int(k)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1] if p < 100 else max(values)
 
 
 # ---------------------------------------------------------------------------
@@ -322,42 +324,66 @@ def unloaded(server, pages, who, requests=15, warmup=3):
     return results
 
 
+def locust(server, pages, who, *, users, seconds, think):
+    """Run Locust headless (bench/locustfile.py): ``users`` users on ``pages`` for
+    ``seconds``, pausing about ``think`` seconds between requests (0: back to
+    back). User n is coordinator n and cultural head 7n (modulo their numbers),
+    signed in by sessions made for them. {"seconds", "samples": {page: [ms]},
+    "errors": {page: n}}."""
+    coordinators, heads = who["coordinators"], who["heads"]
+    plan = {
+        "think": think,
+        "pages": [{"key": p.key, "role": p.role, "paths": p.paths} for p in pages],
+        "csrf": "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32)),
+        "users": [
+            {
+                "coordinator": session_for(coordinators[n % len(coordinators)]),
+                "head": session_for(heads[(n * 7) % len(heads)]),
+            }
+            for n in range(users)
+        ],
+    }
+    with tempfile.TemporaryDirectory(prefix="samverkan-locust-") as folder:
+        plan_file, samples_file = Path(folder) / "plan.json", Path(folder) / "samples.json"
+        plan_file.write_text(json.dumps(plan))
+        command = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(Path(__file__).resolve().parent / "locustfile.py"),
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(users),
+            "--run-time",
+            f"{seconds}s",
+            "--stop-timeout",
+            "10",
+            "--host",
+            f"http://127.0.0.1:{server.port}",
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ]
+        env = {**os.environ, "BENCH_LOCUST_PLAN": str(plan_file), "BENCH_LOCUST_SAMPLES": str(samples_file)}
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+        if not samples_file.exists():
+            raise RuntimeError(f"Locust did not finish:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return json.loads(samples_file.read_text())
+
+
 def loaded(server, pages, who, *, users=20, seconds=60, think=1.0):
     """``users`` users, each requesting the pages in turn with about ``think`` s between requests."""
-    samples = {p.key: [] for p in pages}
-    errors = {p.key: 0 for p in pages}
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-    coordinators, heads = who["coordinators"], who["heads"]
-
-    def user(n):
-        rng = random.Random(n)
-        by_role = {
-            "coordinator": Client(server.port, coordinators[n % len(coordinators)]),
-            "head": Client(server.port, heads[(n * 7) % len(heads)]),
-        }
-        order = list(pages)
-        rng.shuffle(order)
-        time.sleep(rng.uniform(0, think))
-        i = 0
-        while time.monotonic() < stop:
-            page = order[i % len(order)]
-            i += 1
-            status, ms, _body = by_role[page.role].get(page.path())
-            with lock:
-                if status == 200:
-                    samples[page.key].append(ms)
-                else:
-                    errors[page.key] += 1
-            time.sleep(rng.uniform(0.8 * think, 1.2 * think))
-
-    elapsed = run_threads(user, [(n,) for n in range(users)])
+    run = locust(server, pages, who, users=users, seconds=seconds, think=think)
+    samples, errors = run["samples"], run["errors"]
     total = sum(len(v) for v in samples.values())
     return {
         "users": users,
-        "seconds": round(elapsed, 1),
+        "seconds": round(run["seconds"], 1),
         "requests": total,
-        "requests_per_s": round(total / elapsed, 1),
+        "requests_per_s": round(total / run["seconds"], 1),
         "pages": {
             key: {
                 "p50": percentile(v, 50),
@@ -374,34 +400,13 @@ def capacity(server, pages, who, *, levels=(2, 4, 8, 16, 32), seconds=15):
     """Back to back at rising concurrency: requests per second, errors, p95."""
     rows = []
     for concurrency in levels:
-        latencies, errors = [], [0]
-        lock = threading.Lock()
-        stop = time.monotonic() + seconds
-
-        def user(n, stop=stop, latencies=latencies, errors=errors, lock=lock):
-            clients = {
-                "coordinator": Client(server.port, who["coordinators"][n % len(who["coordinators"])]),
-                "head": Client(server.port, who["heads"][(n * 7) % len(who["heads"])]),
-            }
-            i = n
-            while time.monotonic() < stop:
-                page = pages[i % len(pages)]
-                i += 1
-                try:
-                    status, ms, _body = clients[page.role].get(page.path())
-                except OSError:
-                    status, ms = 0, 0
-                with lock:
-                    if status == 200:
-                        latencies.append(ms)
-                    else:
-                        errors[0] += 1
-
-        elapsed = run_threads(user, [(n,) for n in range(concurrency)])
+        run = locust(server, pages, who, users=concurrency, seconds=seconds, think=0)
+        latencies = [ms for values in run["samples"].values() for ms in values]
+        errors = sum(run["errors"].values())
         row = {
             "concurrency": concurrency,
-            "requests_per_s": round(len(latencies) / elapsed, 1),
-            "errors": errors[0],
+            "requests_per_s": round(len(latencies) / run["seconds"], 1),
+            "errors": errors,
             "p50": percentile(latencies, 50),
             "p95": percentile(latencies, 95),
         }
@@ -410,7 +415,7 @@ def capacity(server, pages, who, *, levels=(2, 4, 8, 16, 32), seconds=15):
             f"    {concurrency:3} at once: {row['requests_per_s']:6.1f} req/s, {row['errors']} errors, "
             f"p95 {fmt(row['p95'])} ms"
         )
-        if errors[0]:
+        if errors:
             break
     best = max((r for r in rows if not r["errors"]), key=lambda r: r["requests_per_s"], default=None)
     return {"levels": rows, "best": best}
@@ -477,48 +482,48 @@ def floors(pages, who, repeats=15):
 
 
 def prepare_decisions(count):
-    """A plan period around today with ``count`` agreements awaiting both decisions."""
+    """Plan periods around today with ``count`` agreements awaiting both decisions:
+    one taken that far through the services (bench/loadtest), then cloned."""
     import datetime
+    import random
 
-    from django.db import transaction
     from django.utils import timezone
 
     from accounts.models import Organisation
+    from bench.loadtest import scenarios
+    from bench.loadtest.generate import Spec, write
+    from bench.loadtest.reference import ensure_reference
+    from bench.loadtest.templates import Recording
     from cases.models import PlanPeriod
-    from workflows import loaddata
-    from workflows.notifications import notifications_suppressed
 
     today = timezone.localdate()
     now = timezone.now()
     municipalities = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).count()
-    with transaction.atomic():
+    # One live agreement per municipality and period: enough periods for ``count``.
+    name = f"Bänk {now:%Y%m%d-%H%M%S}"
+    periods = []
+    for n in range(-(-count // municipalities)):
         period = PlanPeriod(
-            name=f"Bänk {now:%Y%m%d-%H%M%S}",
+            name=name if n == 0 else f"{name}-{n + 1}",
             starts_on=today - datetime.timedelta(days=200),
             ends_on=today + datetime.timedelta(days=200),
             is_active=False,
         )
         period.save()
-        reference = loaddata.ensure_reference(municipalities=municipalities, log=lambda *a: None)
-        reference.periods = [*reference.periods, period]
-    # One live agreement per municipality and period: enough periods for ``count``.
-    specs = []
-    periods = [period]
-    while len(specs) < count:
-        if len(specs) and len(specs) % len(reference.municipalities) == 0:
-            extra = PlanPeriod(
-                name=f"{period.name}-{len(periods) + 1}",
-                starts_on=period.starts_on,
-                ends_on=period.ends_on,
-                is_active=False,
-            )
-            extra.save()
-            periods.append(extra)
-        m = reference.municipalities[len(specs) % len(reference.municipalities)]
-        start = now - datetime.timedelta(days=20)
-        specs.append(loaddata.Spec(m, periods[-1], "awaiting_decisions", start, now - datetime.timedelta(days=1)))
-    with notifications_suppressed(), transaction.atomic():
-        loaddata.write_specs(reference, specs, now=now, parallel=False, log=lambda *a: None)
+        periods.append(period)
+    reference = ensure_reference(municipalities=municipalities, log=lambda *a: None)
+    with Recording(periods[:1]) as rec:
+        template = rec.record(
+            "awaiting_decisions",
+            scenarios.UNDER_WAY["approval"],
+            period=periods[0],
+            start=scenarios.office_hours(today - datetime.timedelta(days=20), random.Random(5)),
+            until=now,
+            variant=False,
+        )
+    slots = [(m, p) for p in periods for m in reference.municipalities][:count]
+    specs = [Spec(template, m, p, datetime.timedelta(0), "awaiting_decisions") for m, p in slots]
+    write(reference, specs, parallel=False, log=lambda *a: None)
     return periods
 
 

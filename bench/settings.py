@@ -19,7 +19,7 @@ import warnings
 from django.core.paginator import UnorderedObjectListWarning
 
 from config.settings.production import *  # noqa: F403
-from config.settings.production import MIDDLEWARE
+from config.settings.production import INSTALLED_APPS, MIDDLEWARE
 
 # viewflow's stock process list pages an unordered queryset; its warning would
 # fill the benchmark's output.
@@ -27,6 +27,7 @@ warnings.filterwarnings("ignore", category=UnorderedObjectListWarning)
 
 SAMVERKAN_REQUIRE_2FA_ROLES = []
 ROOT_URLCONF = "bench.urls_stock"
+INSTALLED_APPS = [*INSTALLED_APPS, "bench.loadtest"]
 MIDDLEWARE = [*MIDDLEWARE, "viewflow.middleware.SiteMiddleware"]
 LOGGING = {
     "version": 1,

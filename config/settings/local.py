@@ -1,7 +1,7 @@
 """The zero-setup demo (`make run`): SQLite unless DATABASE_URL is set."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import BASE_DIR, INSTALLED_APPS, env
 
 DEBUG = True
 SECRET_KEY = env("SECRET_KEY", default="local-demo-key-not-for-production-use-0123456789")
@@ -21,3 +21,7 @@ LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="tex
 # still turn two-step verification on at /konto/tvastegsverifiering/ to see it;
 # production requires it of coordinators and administrators (see base.py).
 SAMVERKAN_REQUIRE_2FA_ROLES = []
+
+# The load generator's command (manage.py generate_load_data): a tool beside
+# the benchmark, never installed in production.
+INSTALLED_APPS = [*INSTALLED_APPS, "bench.loadtest"]

@@ -1,7 +1,7 @@
 """The test suite: always PostgreSQL (DATABASE_URL, default the local cluster)."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import BASE_DIR, INSTALLED_APPS, env
 
 SECRET_KEY = "test-key-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/samverkan")}
@@ -20,3 +20,7 @@ AXES_ENABLED = False
 # Most tests act as coordinators without a one-time code; tests/security turns
 # the two-factor requirement back on (pytest-django's ``settings`` fixture).
 SAMVERKAN_REQUIRE_2FA_ROLES = []
+
+# The load generator's command (manage.py generate_load_data): a tool beside
+# the benchmark, never installed in production.
+INSTALLED_APPS = [*INSTALLED_APPS, "bench.loadtest"]

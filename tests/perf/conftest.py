@@ -1,99 +1,105 @@
-"""Data for the performance tests, written by the load-data generator
-(workflows/loaddata.py) into the test's own transaction: any number of
-agreements in any stage, in a few hundred milliseconds."""
+"""Data for the performance tests, made by the load generator (bench/loadtest):
+a scenario runs once through the real services and the real process as a
+template, and is cloned, in bulk, into the test's transaction.
+
+The reference data (regions, municipalities, their people) is made once for
+the folder, in a transaction rolled back after it; each test's
+agreements in its own (pytest-django's). Templates are kept for the whole
+session: they hold no row of a test, only what the services wrote and how to
+map it."""
 
 import datetime
-import random
 import zoneinfo
 
 import pytest
-from django.utils import timezone, translation
+from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Organisation, User
-from cases.models import Agreement, PlanPeriod
-from workflows import loaddata
-from workflows.notifications import notifications_suppressed
+from bench.loadtest import scenarios as s
+from bench.loadtest.generate import Spec, shift_within, write
+from bench.loadtest.reference import ensure_reference
+from bench.loadtest.templates import Recording
 
 STOCKHOLM = zoneinfo.ZoneInfo("Europe/Stockholm")
+WITHDRAW_REASON = "Kommunen vill avvakta."
 
 
 def at(year, month, day, hour=9):
     return datetime.datetime(year, month, day, hour, tzinfo=STOCKHOLM)
 
 
-def _quiet(*args):
+def quiet(*args):
     pass
 
 
-def story_from_script(gen, script, *, municipality, period, coordinator, head, seed=7):
-    """Run ``script`` ([(moment, action, *args)]) through the generator's Story
-    and write its rows into ``gen.out``; return the agreement's id."""
-    story = loaddata.Story(
-        gen,
-        municipality=municipality,
-        period=period,
-        coordinator=coordinator,
-        head=head,
-        official=head,
-        opened_at=script[0][0],
-        rng=random.Random(seed),
-    )
-    with translation.override("sv"):
-        for moment, action, *args in script:
-            if action == "open":
-                story.open_agreement()
-            elif action == "draft":
-                story.save_draft(moment, new_areas=args[0])
-            elif action == "edit":
-                story.save_draft(moment, edits=args[0])
-            elif action == "submit":
-                story.submit(moment)
-            elif action == "review":
-                story.review(moment, accept=args[0], area_comment=args[1])
-            elif action == "decide":
-                story.decide(moment, args[0], outcome=args[1], ends=args[2])
-            elif action == "sign":
-                story.sign(moment, args[0])
-            elif action == "fire":
-                story.fire_follow_up(args[0])
-            elif action == "write":
-                story.write_follow_up(moment, submit=args[0], narrative=args[1])
-            elif action == "review_fu":
-                story.review_follow_up(moment, accept=args[0])
-            elif action == "close":
-                story.close()
-            elif action == "withdraw":
-                story.withdraw(moment, reason=args[0] if args else "Kommunen vill avvakta.")
-            else:
-                raise ValueError(action)
-        return story.write()["id"]
+def scripted(script):
+    """A scenario from a script [(moment, action, *arguments)], for ``Recording.record``
+    or ``run_script``."""
+
+    def story(d, rng, start, predecessor=None, **_):
+        run_script(d, script, predecessor=predecessor)
+
+    return story
 
 
-def load_rows(gen):
-    """COPY what ``gen`` has written into the current transaction."""
-    loader = loaddata.Loader(workers=0)
-    loader.submit(gen.out.spools())
-    gen.out.close()
-    gen.out.fix_sequences()
+def run_script(d, script, *, predecessor=None):
+    """Take the steps of ``script`` with a scenarios.Driver ("renew" renews ``predecessor``)."""
+    for moment, action, *args in script:
+        if action == "open":
+            d.open(moment)
+        elif action == "renew":
+            d.renew(moment, predecessor)
+        elif action == "draft":
+            d.save_draft(moment, new_areas=args[0])
+        elif action == "edit":
+            d.save_draft(moment, edits=args[0])
+        elif action == "submit":
+            d.submit(moment)
+        elif action == "review":
+            d.review(moment, accept=args[0], area_comment=args[1])
+        elif action == "decide":
+            d.decide(moment, args[0], outcome=args[1], ends=args[2], meeting=s.local_date(moment))
+        elif action == "sign":
+            d.sign(moment, args[0])
+        elif action in ("fire", "close"):
+            d.fire_timers(moment)
+        elif action == "write":
+            d.write_follow_up(moment, submit=args[0], narrative=args[1])
+        elif action == "review_fu":
+            d.review_follow_up(moment, accept=args[0])
+        elif action == "withdraw":
+            d.withdraw(moment, reason=WITHDRAW_REASON)
+        else:
+            raise ValueError(action)
+
+
+_templates = {}  # key -> Template, for the session
+
+
+def template(key, period, story, start, **options):
+    """The template of ``story`` in ``period`` (recorded at its first use)."""
+    key = (key, period.name, period.starts_on, timezone.localdate())
+    if key not in _templates:
+        with Recording([period]) as rec:
+            _templates[key] = rec.record(key[0], story, period=period, start=start, **options)
+        assert _templates[key] is not None, f"the services refused a step of {key}"
+    return _templates[key]
 
 
 class Load:
-    """Regions, municipalities and people (as the generator makes them), and
-    helpers that add agreements to the test's transaction."""
+    """The reference data, and helpers that add agreements to the test's transaction."""
 
-    def __init__(self, tmp_path, municipalities=60):
-        with notifications_suppressed():
-            self.reference = loaddata.ensure_reference(municipalities=municipalities, log=_quiet)
+    def __init__(self, reference):
         # One coordinator (Region Dalarna's first) takes every regional step, so "done by me" has all of them.
         self.dalarna = Organisation.objects.get(name="Region Dalarna")
-        first = self.reference.coordinators[self.dalarna.pk][0]
-        self.reference.coordinators = {region: [first] for region in self.reference.coordinators}
-        self.tmp_path = tmp_path
+        first = reference.coordinators[self.dalarna.pk][0]
+        reference.coordinators = {region.pk: [first] for region in reference.region_of.values()}
+        self.reference = reference
         self.now = timezone.now()
         self.today = timezone.localdate()
-        self.periods = {p.name: p for p in self.reference.periods}
+        self.periods = {p.name: p for p in reference.periods}
         self.used = set()  # (municipality id, period id) with a live agreement
-        self.batches = 0
 
     @property
     def coordinator(self):
@@ -105,64 +111,91 @@ class Load:
     def municipality(self, index=0):
         return self.reference.municipalities[index]
 
-    def generator(self):
-        self.batches += 1
-        directory = self.tmp_path / f"spools-{self.batches}"
-        directory.mkdir()
-        return loaddata.Generator(reference=self.reference, out=loaddata.Output(str(directory)), now=self.now)
+    def _write(self, specs):
+        write(self.reference, specs, parallel=False, log=quiet)
+
+    def final_template(self, kind, period):
+        """An agreement that stays, recorded once: ``kind`` is "in_force" or a stage it is under way in."""
+        if kind == "in_force":
+            opened = s.office_hours(period.starts_on + datetime.timedelta(days=30), _rng())
+            return template(kind, period, s.signed, opened, until=self.now, changes=False)
+        opened = s.office_hours(self.today - datetime.timedelta(days=100), _rng())
+        return template(kind, period, s.UNDER_WAY[kind], opened, until=self.now, variant=kind == "drafting")
 
     def agreements(self, kind, count, *, period="2023–2026", municipality=None):
-        """``count`` agreements of the scenario ``kind`` (see loaddata.SCENARIOS):
-        in ``municipality`` one after the other (kinds that end, e.g. withdrawn),
-        else each in another municipality."""
+        """``count`` agreements of ``kind``: in ``municipality`` one after the other (the
+        kinds that end, scenarios.FAILED), else each in another municipality (an agreement
+        that stays, see ``final_template``)."""
         period = self.periods[period]
-        specs = []
+        before = set(_agreement_ids())
         if municipality is not None:
-            start = self.now - datetime.timedelta(days=3 * count + 10)
-            for n in range(count):
-                begin = start + datetime.timedelta(days=3 * n)
-                specs.append(loaddata.Spec(municipality, period, kind, begin, begin + datetime.timedelta(days=2)))
+            story = s.FAILED[kind][0]
+            # In August (no holiday near): the clones go to the same weeks of other years.
+            first = s.office_hours(datetime.date(period.starts_on.year, 8, 7), _rng())
+            recorded = template(kind, period, story, first, areas=2)
+            specs, cursor = [], period.starts_on
+            end = min(period.ends_on + datetime.timedelta(days=1), self.today - datetime.timedelta(days=2))
+            for _n in range(count):
+                shift = shift_within(recorded, period.starts_on, end, _rng(), earliest=cursor)
+                assert shift is not None, "no room left in the period"
+                specs.append(Spec(recorded, municipality, period, shift, kind))
+                cursor = recorded.last_day + datetime.timedelta(days=round(shift.total_seconds() / 86_400) + 1)
         else:
+            recorded = self.final_template(kind, period)
             free = [m for m in self.reference.municipalities if (m.pk, period.pk) not in self.used]
             assert len(free) >= count, "not enough municipalities for that many live agreements"
+            specs = []
             for m in free[:count]:
                 self.used.add((m.pk, period.pk))
-                start, end = self.window(kind, period)
-                specs.append(loaddata.Spec(m, period, kind, start, end))
-        before = set(Agreement.objects.values_list("pk", flat=True))
-        with notifications_suppressed():
-            loaddata.write_specs(self.reference, specs, now=self.now, parallel=False, log=_quiet)
-        return list(Agreement.objects.exclude(pk__in=before).order_by("pk"))
-
-    def window(self, kind, period):
-        if kind in ("in_force", "closed"):
-            start = timezone.make_aware(datetime.datetime.combine(period.starts_on, datetime.time(9)))
-            return start + datetime.timedelta(days=30), start + datetime.timedelta(days=120)
-        return self.now - datetime.timedelta(days=100), self.now - datetime.timedelta(days=2)
+                specs.append(Spec(recorded, m, period, datetime.timedelta(0), kind))
+        self._write(specs)
+        return _new_agreements(before)
 
     def scripted(self, script, *, municipality, period="2023–2026"):
-        """One agreement from a script of steps (see story_from_script)."""
-        gen = self.generator()
+        """One agreement from a script of steps (see ``run_script``)."""
         period = self.periods[period]
         self.used.add((municipality.pk, period.pk))
-        region = self.reference.region_of[municipality.pk]
-        pk = story_from_script(
-            gen,
-            script,
-            municipality=municipality,
-            period=period,
-            coordinator=self.reference.coordinators[region.pk][0],
-            head=self.reference.heads[municipality.pk],
-        )
-        load_rows(gen)
-        return Agreement.objects.get(pk=pk)
+        recorded = template(("script", tuple(script)), period, scripted(script), script[0][0])
+        before = set(_agreement_ids())
+        self._write([Spec(recorded, municipality, period, datetime.timedelta(0), "scripted")])
+        (agreement,) = _new_agreements(before)
+        return agreement
+
+
+def _rng():
+    import random
+
+    return random.Random(7)
+
+
+def _agreement_ids():
+    from cases.models import Agreement
+
+    return Agreement.objects.values_list("pk", flat=True)
+
+
+def _new_agreements(before):
+    from cases.models import Agreement
+
+    return list(Agreement.objects.exclude(pk__in=before).order_by("pk"))
+
+
+@pytest.fixture(scope="package")
+def load_reference(django_db_setup, django_db_blocker):
+    """Regions, 60 municipalities and their people (the regions' only in Dalarna),
+    for the tests of this folder (rolled back after them)."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield ensure_reference(municipalities=60, historical_periods=False, region_people={"20"}, log=quiet)
+        transaction.set_rollback(True)
 
 
 @pytest.fixture
-def load(db, tmp_path):
-    return Load(tmp_path)
+def load(db, load_reference):
+    return Load(load_reference)
 
 
 @pytest.fixture
 def current_period(db):
+    from cases.models import PlanPeriod
+
     return PlanPeriod.objects.get(name="2023–2026")

@@ -1,7 +1,8 @@
 """Build a database of benchmark volume: Sweden's 21 regions and 290
 municipalities, many plan periods, 100,000 agreements in every stage with
 their processes, tasks, due dates and history (more than a million history
-rows, hash-chained by the database as always). See workflows/loaddata.py.
+rows, hash-chained by the database as always), made by running scenarios
+through the real services and cloning what they wrote. See bench/loadtest/.
 
     python manage.py generate_load_data                 # 100,000 agreements into samverkan_load
     python manage.py generate_load_data --agreements 2000 --reset
@@ -47,7 +48,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--reset", action="store_true", help="Drop and recreate the database first.")
         parser.add_argument("--verify", action="store_true", help="Run verify_audit afterwards.")
-        parser.add_argument("--serial", action="store_true", help="Load the history tables over one connection.")
+        parser.add_argument(
+            "--serial", action="store_true", help="Load everything in one transaction of this connection."
+        )
 
     def handle(self, *args, **options):
         if "DATABASE_URL" not in os.environ:
@@ -67,9 +70,8 @@ class Command(BaseCommand):
 
         started = time.perf_counter()
         self._prepare_database(name, reset=options["reset"])
+        from bench.loadtest.generate import generate
         from cases.models import Agreement
-        from workflows import loaddata
-        from workflows.notifications import notifications_suppressed
 
         if Agreement.objects.exists():
             raise CommandError(
@@ -80,14 +82,13 @@ class Command(BaseCommand):
             f"Generating {options['agreements']:,} agreements for {options['municipalities']} municipalities "
             f"in {name} …"
         )
-        with notifications_suppressed():
-            result = loaddata.generate(
-                agreements=options["agreements"],
-                municipalities=options["municipalities"],
-                seed=options["seed"],
-                parallel=not options["serial"],
-                log=self.stdout.write,
-            )
+        result = generate(
+            agreements=options["agreements"],
+            municipalities=options["municipalities"],
+            seed=options["seed"],
+            parallel=not options["serial"],
+            log=self.stdout.write,
+        )
         analysed = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.execute("VACUUM (ANALYZE)")
