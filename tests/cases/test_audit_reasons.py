@@ -8,9 +8,6 @@ from pathlib import Path
 from django.conf import settings
 
 CATALOGUE = Path(settings.BASE_DIR) / "accounts" / "audit_reasons.py"
-# The load-data generator moves out of the product (to bench/, issue #19 item 1),
-# rebuilt on the services; until then it restates their rows by design.
-NOT_PRODUCT = {"workflows/loaddata.py"}
 
 
 def msgids(path):
@@ -28,7 +25,7 @@ def product_modules():
     for package in ("accounts", "background", "cases", "workflows"):
         for path in (base / package).rglob("*.py"):
             relative = path.relative_to(base).as_posix()
-            if "migrations" in path.parts or path == CATALOGUE or relative in NOT_PRODUCT:
+            if "migrations" in path.parts or path == CATALOGUE:
                 continue
             yield relative, path
 
