@@ -4,7 +4,7 @@ names its actor and says why; every change leaves history."""
 import ipaddress
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -12,7 +12,7 @@ from . import audit_reasons as reasons
 from . import permissions
 from .history import audit_context
 from .middleware import client_ip
-from .models import ExternalIdentity, MappingProblem, Membership, Organisation, Role, SignInEvent, User
+from .models import Absence, ExternalIdentity, MappingProblem, Membership, Organisation, Role, SignInEvent, User
 
 
 @transaction.atomic
@@ -227,3 +227,81 @@ def _provider_memberships_sync(*, provider, user, claims, email):
     for rule, message in problems:
         MappingProblem.objects.create(provider=provider.key, user=user, rule=str(rule)[:300], message=message[:500])
     return problems
+
+
+# ---------------------------------------------------------------------------
+# Absences and substitutes
+# ---------------------------------------------------------------------------
+
+
+def _refuse_absence(field, message):
+    raise ValidationError({field: message})
+
+
+@transaction.atomic
+def absence_record(*, actor, user: User, starts_on, ends_on, substitute: User) -> Absence:
+    """Record that ``user`` is away from ``starts_on`` to ``ends_on`` (both
+    included) and ``substitute`` takes their steps meanwhile. Refused (a
+    ValidationError naming the field): by anyone but the person, an
+    administrator or a coordinator; an end before the start; a substitute who
+    cannot hold the person's step roles (another organisation, deactivated);
+    an absence overlapping another of the person's; and chains, i.e. a
+    substitute who is away themselves then, or a person who is someone's
+    substitute then."""
+    if not permissions.can_record_absence_for(actor, user):
+        raise PermissionDenied
+    if ends_on < starts_on:
+        _refuse_absence("ends_on", _("The absence cannot end before it starts."))
+    refusal = permissions.substitute_refusal(absent=user, substitute=substitute)
+    if refusal:
+        _refuse_absence("substitute", refusal)
+    # Lock the people involved, so two absences recorded at once cannot form a chain.
+    list(User.objects.select_for_update().filter(pk__in=[user.pk, substitute.pk]).order_by("pk"))
+    overlapping = Absence.objects.overlapping(starts_on, ends_on)
+    clash = overlapping.filter(user=user).first()
+    if clash is not None:
+        _refuse_absence(
+            "starts_on",
+            _("%(name)s is already away %(from)s–%(to)s; end that absence first or choose other days.")
+            % {"name": user.full_name, "from": clash.starts_on, "to": clash.ends_on},
+        )
+    clash = overlapping.filter(user=substitute).first()
+    if clash is not None:
+        _refuse_absence(
+            "substitute",
+            _("%(name)s is away %(from)s–%(to)s themselves and cannot be a substitute then.")
+            % {"name": substitute.full_name, "from": clash.starts_on, "to": clash.ends_on},
+        )
+    clash = overlapping.filter(substitute=user).select_related("user").first()
+    if clash is not None:
+        _refuse_absence(
+            "starts_on",
+            _("%(name)s is the substitute of %(other)s %(from)s–%(to)s; that absence needs another substitute first.")
+            % {"name": user.full_name, "other": clash.user.full_name, "from": clash.starts_on, "to": clash.ends_on},
+        )
+    with audit_context(actor=actor, reason=reasons.ABSENCE_RECORDED):
+        absence = Absence(user=user, substitute=substitute, starts_on=starts_on, ends_on=ends_on)
+        absence.full_clean()
+        absence.save()
+    permissions.sync_absence_grants()
+    absence.refresh_from_db()
+    return absence
+
+
+@transaction.atomic
+def absence_end(*, actor, absence) -> Absence:
+    """End an absence now (before its last day, or before it began): the
+    substitute's roles end at once."""
+    from django.utils import timezone
+
+    absence = Absence.objects.select_for_update().get(pk=absence.pk)
+    if not permissions.can_record_absence_for(actor, absence.user):
+        raise PermissionDenied
+    if absence.ended_early_at is not None or absence.ends_on < timezone.localdate():
+        raise ValidationError(_("This absence is already over."))
+    with audit_context(actor=actor, reason=reasons.ABSENCE_ENDED_EARLY):
+        absence.ended_early_at = timezone.now()
+        absence.save()
+    permissions.sync_absence_grants()
+    absence.refresh_from_db()
+    return absence
