@@ -160,6 +160,16 @@ def test_a_substitute_of_falun_sees_nothing_of_moras(client, falun_head, falun_o
     assert mora.case_number not in client.get(reverse("workflows:queue")).content.decode()
     assert client.get(reverse("workflows:agreement", args=[mora.pk])).status_code == 404
     assert client.post(step_url(mora_review), {"verdict": "accept"}).status_code == 404
+    assert client.post(reverse("workflows:step_take", args=[mora.pk, mora_review.pk])).status_code == 404
+    mora_absence = absence_record(
+        actor=mora_head,
+        user=mora_head,
+        starts_on=timezone.localdate(),
+        ends_on=timezone.localdate(),
+        substitute=user_with_role(Role.OFFICIAL, "Mora"),
+    )
+    assert client.post(reverse("accounts:absence_end", args=[mora_absence.pk])).status_code == 404
+    assert "Lars Mora" not in client.get(ABSENCES).content.decode()
 
 
 def test_bad_absences_are_refused_next_to_the_field_and_nothing_is_saved(
