@@ -69,7 +69,7 @@ ABSENCE_OVER = _("Absence over: the substitute's roles end")
 def on_behalf_of(*, reason, person) -> str:
     """A step taken by a substitute: ``reason`` as written, for ``person`` (the absent one's name)."""
     if not reason:
-        return gettext("for %(person)s") % {"person": person}
+        return gettext("Step taken for %(person)s") % {"person": person}
     return gettext("%(reason)s (for %(person)s)") % {"reason": reason, "person": person}
 
 

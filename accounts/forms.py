@@ -112,8 +112,23 @@ class _DateInput(forms.DateInput):
 
 
 class _PersonChoice(forms.ModelChoiceField):
+    """Offers ``queryset``; accepts anyone of ``accepts`` (when set), so that a
+    person who may not be chosen gets the service's clear reason, not "not one
+    of the choices"."""
+
+    accepts = None
+
     def label_from_instance(self, obj):
         return f"{obj.full_name} ({obj.email})"
+
+    def to_python(self, value):
+        if self.accepts is None or value in self.empty_values:
+            return super().to_python(value)
+        offered, self.queryset = self.queryset, self.accepts
+        try:
+            return super().to_python(value)
+        finally:
+            self.queryset = offered
 
 
 class AbsenceForm(forms.Form):
@@ -131,16 +146,28 @@ class AbsenceForm(forms.Form):
 
     field_order = ["user", "starts_on", "ends_on", "substitute"]
 
-    def __init__(self, *args, for_others=False, **kwargs):
-        from .models import User
+    def __init__(self, *args, user=None, for_others=False, **kwargs):
+        from .models import Membership, User
 
         super().__init__(*args, **kwargs)
         people = User.objects.order_by("full_name", "email")
-        self.fields["substitute"].queryset = people
+        substitute = self.fields["substitute"]
+        substitute.accepts = people
         if for_others:
             self.fields["user"].queryset = people.filter(is_active=True)
+            substitute.queryset = people.filter(is_active=True)
         else:
             del self.fields["user"]
+            # Offered: the active people of the organisations the person belongs to.
+            substitute.queryset = (
+                people.filter(
+                    is_active=True,
+                    memberships__is_active=True,
+                    memberships__organisation__in=Membership.objects.active().filter(user=user).values("organisation"),
+                )
+                .exclude(pk=getattr(user, "pk", None))
+                .distinct()
+            )
 
     def clean(self):
         data = super().clean()

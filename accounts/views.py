@@ -552,7 +552,7 @@ def absences(request):
     from .models import Absence
 
     for_others = permissions.may_record_absences_for_others(request.user)
-    form = AbsenceForm(request.POST or None, for_others=for_others)
+    form = AbsenceForm(request.POST or None, user=request.user, for_others=for_others)
     status = 200
     if request.method == "POST":
         if form.is_valid():
