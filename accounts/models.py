@@ -261,7 +261,7 @@ class Absence(AuditedModel):
     ends_on = models.DateField(_("to"))
     ended_early_at = models.DateTimeField(_("ended early"), null=True, blank=True)
     # Whether the substitute's groups include the absent person's roles now: the
-    # job accounts.permissions.sync_absence_grants brings it up to date as days pass.
+    # job accounts.services.sync_absence_grants brings it up to date as days pass.
     grants_given = models.BooleanField(_("substitute holds the roles"), default=False, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 

@@ -32,13 +32,11 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
 
-from . import audit_reasons as reasons
 from .models import Absence, Membership, Organisation, Role
 
 
@@ -531,32 +529,6 @@ def can_record_absence_for(actor, user):
 
 def may_record_absences_for_others(actor):
     return _usable(actor) and (can_administer(actor) or can_do_anywhere(actor, Action.DRAFT))
-
-
-def sync_absence_grants(day=None):
-    """The scheduled job: give substitutes the roles of the absences that have
-    begun, and take back those of the absences that have ended, and record
-    each on the absence (``grants_given``). Returns how many changed."""
-    from django.db import transaction
-
-    from .history import audit_context
-
-    day = day or timezone.localdate()
-    lasting = models.Q(ended_early_at__isnull=True, starts_on__lte=day, ends_on__gte=day)
-    changed = 0
-    stale = Absence.objects.filter((lasting & models.Q(grants_given=False)) | (~lasting & models.Q(grants_given=True)))
-    for pk in stale.values_list("pk", flat=True):
-        with transaction.atomic():
-            absence = Absence.objects.select_for_update().select_related("substitute").get(pk=pk)
-            now_lasting = absence.lasts_on(day)
-            if absence.grants_given == now_lasting:
-                continue
-            with audit_context(reason=reasons.ABSENCE_BEGUN if now_lasting else reasons.ABSENCE_OVER):
-                absence.grants_given = now_lasting
-                absence.save()
-                sync_user_groups(absence.substitute)
-            changed += 1
-    return changed
 
 
 def sync_user_groups(user):

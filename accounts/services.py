@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from . import audit_reasons as reasons
@@ -283,7 +284,7 @@ def absence_record(*, actor, user: User, starts_on, ends_on, substitute: User) -
         absence = Absence(user=user, substitute=substitute, starts_on=starts_on, ends_on=ends_on)
         absence.full_clean()
         absence.save()
-    permissions.sync_absence_grants()
+    sync_absence_grants()
     absence.refresh_from_db()
     return absence
 
@@ -302,6 +303,30 @@ def absence_end(*, actor, absence) -> Absence:
     with audit_context(actor=actor, reason=reasons.ABSENCE_ENDED_EARLY):
         absence.ended_early_at = timezone.now()
         absence.save()
-    permissions.sync_absence_grants()
+    sync_absence_grants()
     absence.refresh_from_db()
     return absence
+
+
+def sync_absence_grants(day=None):
+    """The scheduled job: give substitutes the roles of the absences that have
+    begun, and take back those of the absences that have ended, and record
+    each on the absence (``grants_given``). Returns how many changed."""
+    from django.utils import timezone
+
+    day = day or timezone.localdate()
+    lasting = Q(ended_early_at__isnull=True, starts_on__lte=day, ends_on__gte=day)
+    changed = 0
+    stale = Absence.objects.filter((lasting & Q(grants_given=False)) | (~lasting & Q(grants_given=True)))
+    for pk in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            absence = Absence.objects.select_for_update().select_related("substitute").get(pk=pk)
+            now_lasting = absence.lasts_on(day)
+            if absence.grants_given == now_lasting:
+                continue
+            with audit_context(reason=reasons.ABSENCE_BEGUN if now_lasting else reasons.ABSENCE_OVER):
+                absence.grants_given = now_lasting
+                absence.save()
+                permissions.sync_user_groups(absence.substitute)
+            changed += 1
+    return changed

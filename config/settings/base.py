@@ -283,7 +283,7 @@ BACKGROUND_SCHEDULE = {
     "email_digest": {"call": "background.mail.send_digests", "at": env("DIGEST_AT", default="07:00")},
     # Substitutes: the roles of absences that have begun are given, of those that have ended taken back.
     "absence_grants": {
-        "call": "accounts.permissions.sync_absence_grants",
+        "call": "accounts.services.sync_absence_grants",
         "every_seconds": env.float("ABSENCE_GRANTS_EVERY_SECONDS", default=300),
     },
     # Old finished task rows of the queue (not the outbox, which is kept).

@@ -15,8 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Absence, Role, User
-from accounts.permissions import sync_absence_grants
-from accounts.services import absence_record, user_deactivate
+from accounts.services import absence_record, sync_absence_grants, user_deactivate
 from background.models import OutgoingEmail
 from cases.models import Stage
 from tests.factories import agreement_in_stage, user_with_role
@@ -92,7 +91,11 @@ def test_a_step_the_absent_person_had_taken_goes_to_the_substitute(client, falun
     assert step_url(review) in client.get(reverse("workflows:inbox")).content.decode()
     assert client.post(reverse("workflows:step_take", args=[agreement.pk, review.pk])).status_code == 302
     handover = StepHandover.objects.get(task=review)
-    assert (handover.from_user, handover.to_user, handover.reason) == (falun_head, falun_official, "Steget taget för Karin Falun")
+    assert (handover.from_user, handover.to_user, handover.reason) == (
+        falun_head,
+        falun_official,
+        "Steget taget för Karin Falun",
+    )
     assert client.post(step_url(review), {"verdict": "accept"}).status_code == 302
     review.refresh_from_db()
     assert review.owner == falun_official and review.status == "DONE"
