@@ -16,6 +16,14 @@ from .middleware import client_ip
 from .models import Absence, ExternalIdentity, MappingProblem, Membership, Organisation, Role, SignInEvent, User
 
 
+def _sync_with_substitutes(user):
+    """Re-derive ``user``'s groups, and those of whoever stands in for them
+    today (who hold ``user``'s roles: a role ended ends theirs too)."""
+    permissions.sync_user_groups(user)
+    for absence in Absence.objects.current().filter(user=user, grants_given=True).select_related("substitute"):
+        permissions.sync_user_groups(absence.substitute)
+
+
 @transaction.atomic
 def user_create(*, actor, email, full_name, title="", password=None, reason="") -> User:
     with audit_context(actor=actor, reason=reason or reasons.USER_CREATED):
@@ -35,7 +43,7 @@ def user_deactivate(*, actor, user, reason) -> User:
     with audit_context(actor=actor, reason=reason):
         user.is_active = False
         user.save()
-        permissions.sync_user_groups(user)
+        _sync_with_substitutes(user)
     return user
 
 
@@ -52,7 +60,7 @@ def membership_create(
         )
         membership.full_clean()
         membership.save()
-        permissions.sync_user_groups(user)
+        _sync_with_substitutes(user)
     return membership
 
 
@@ -62,7 +70,7 @@ def membership_end(*, actor, membership: Membership, reason) -> Membership:
     with audit_context(actor=actor, reason=reason):
         membership.is_active = False
         membership.save()
-        permissions.sync_user_groups(membership.user)
+        _sync_with_substitutes(membership.user)
     return membership
 
 
@@ -72,7 +80,7 @@ def membership_reactivate(*, actor, membership: Membership, reason) -> Membershi
         membership.is_active = True
         membership.full_clean()
         membership.save()
-        permissions.sync_user_groups(membership.user)
+        _sync_with_substitutes(membership.user)
     return membership
 
 

@@ -330,3 +330,21 @@ def test_bad_hand_overs_are_refused(client, coordinator, falun_head, mora_head, 
     review.refresh_from_db()
     assert review.owner == falun_head
     assert not StepHandover.objects.exists() and not OutgoingEmail.objects.filter(kind="step_handed_over").exists()
+
+
+def test_when_the_absent_persons_role_ends_the_substitutes_ends_too(administrator, falun_head, falun_official):
+    from accounts.models import Membership
+    from accounts.permissions import Action, can_act_for
+    from accounts.services import membership_end
+    from tests.factories import municipality
+
+    absence_record(
+        actor=falun_head,
+        user=falun_head,
+        starts_on=timezone.localdate(),
+        ends_on=timezone.localdate(),
+        substitute=falun_official,
+    )
+    assert can_act_for(User.objects.get(pk=falun_official.pk), municipality("Falun"), Action.REVIEW)
+    membership_end(actor=administrator, membership=Membership.objects.get(user=falun_head), reason="Slutat")
+    assert not can_act_for(User.objects.get(pk=falun_official.pk), municipality("Falun"), Action.REVIEW)
