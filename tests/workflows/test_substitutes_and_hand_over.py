@@ -64,6 +64,7 @@ def test_a_substitute_takes_the_absent_heads_review_and_the_history_says_for_who
     login(client, falun_official)
     inbox = client.get(reverse("workflows:inbox")).content.decode()
     assert step_url(review) in inbox
+    assert "som ersättare för Karin Falun" in client.get(step_url(review)).content.decode()
     response = client.post(step_url(review), {"verdict": "accept", "comment": "Bra."})
     assert response.status_code == 302
     review.refresh_from_db()
