@@ -32,8 +32,14 @@ two-step verification of coordinators off; everything else is production.
 Percentiles are computed here from every response time (Locust's own round
 those over 100 ms to 10 ms); the steps part runs its coordinators in threads,
 as it checks who was told what, request by request.
-The steps benchmark adds a plan period named "Bänk …" with 1,180 agreements
-awaiting decisions to the database each time it runs.
+The steps benchmark adds plan periods named "Bänk …" with 1,180 agreements
+awaiting decisions to the database each time it runs. So that this never
+changes what the pages show, those periods end yesterday and start before
+every other period, and are closed for agreements: none of the rules of
+cases.agreements.selectors.default_plan_period can choose one (the county
+overview and a cultural head's own panel keep showing the real current
+period; tests/perf/test_bench_isolation.py). Each page's measurement records
+the plan period and the number of rows it showed.
 """
 
 import argparse
@@ -481,9 +487,26 @@ def floors(pages, who, repeats=15):
 # ---------------------------------------------------------------------------
 
 
-def prepare_decisions(count):
-    """Plan periods around today with ``count`` agreements awaiting both decisions:
-    one taken that far through the services (bench/loadtest), then cloned."""
+def bench_period_dates(today):
+    """(starts_on, ends_on) of the steps benchmark's plan periods: ending
+    yesterday (so never the period that contains today) and starting before
+    every other period (so never the latest either). Closed for agreements,
+    such a period is never the one ``default_plan_period`` chooses, whatever
+    the day, while the decisions' meeting date (yesterday: not in the future,
+    within the period) is still valid."""
+    import datetime
+
+    from cases.models import PlanPeriod
+
+    first = PlanPeriod.objects.order_by("starts_on").values_list("starts_on", flat=True).first()
+    starts_on = min(first or today, today - datetime.timedelta(days=400)) - datetime.timedelta(days=1)
+    return starts_on, today - datetime.timedelta(days=1)
+
+
+def prepare_decisions(count, reference=None):
+    """Plan periods that are never the default (``bench_period_dates``) with
+    ``count`` agreements awaiting both decisions: one taken that far through
+    the services (bench/loadtest), then cloned."""
     import datetime
     import random
 
@@ -498,20 +521,20 @@ def prepare_decisions(count):
 
     today = timezone.localdate()
     now = timezone.now()
-    municipalities = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).count()
+    if reference is None:
+        municipalities = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).count()
+        reference = ensure_reference(municipalities=municipalities, log=lambda *a: None)
+    municipalities = len(reference.municipalities)
+    starts_on, ends_on = bench_period_dates(today)
     # One live agreement per municipality and period: enough periods for ``count``.
     name = f"Bänk {now:%Y%m%d-%H%M%S}"
     periods = []
     for n in range(-(-count // municipalities)):
         period = PlanPeriod(
-            name=name if n == 0 else f"{name}-{n + 1}",
-            starts_on=today - datetime.timedelta(days=200),
-            ends_on=today + datetime.timedelta(days=200),
-            is_active=False,
+            name=name if n == 0 else f"{name}-{n + 1}", starts_on=starts_on, ends_on=ends_on, is_active=False
         )
         period.save()
         periods.append(period)
-    reference = ensure_reference(municipalities=municipalities, log=lambda *a: None)
     with Recording(periods[:1]) as rec:
         template = rec.record(
             "awaiting_decisions",
@@ -546,7 +569,6 @@ def open_region_decisions(periods):
 def steps(server, who, *, users=8, count=1000, race=80, single=100):
     """Coordinators record region decisions over HTTP: each on agreements of
     their own, then all racing for the same ones. Checked in the database."""
-    from django.utils import timezone
     from viewflow.workflow.models import Task
 
     from cases.models import Agreement, Decision
@@ -556,7 +578,7 @@ def steps(server, who, *, users=8, count=1000, race=80, single=100):
     tasks = open_region_decisions(periods)
     own, contested = tasks[: single + count], tasks[single + count : single + count + race]
     coordinators = who["coordinators"][:users]
-    meeting = timezone.localdate().isoformat()
+    meeting = periods[0].ends_on.isoformat()  # yesterday: within the bench's period, not in the future
     form = {"body": "Kultur- och bildningsnämnden", "meeting_date": meeting, "paragraph": "§ 7", "outcome": "approved"}
 
     def run(assignments):
