@@ -309,24 +309,59 @@ def people():
     return {"coordinator": dalarna, "head": falun, "coordinators": coordinators, "heads": heads}
 
 
+TBODY = re.compile(r"<tbody>(.*?)</tbody>", re.DOTALL)
+TABLE_ROW = re.compile(r"<tr\b.*?</tr>", re.DOTALL)
+PERIOD_SELECT = re.compile(r'<select name="plan_period"[^>]*>(.*?)</select>', re.DOTALL)
+SELECTED = re.compile(r'<option value="[^"]*" selected>([^<]*)</option>')
+OWN_PERIOD = re.compile(r'<h2 id="own-overview">([^<]*)</h2>')
+
+
+def shown(body):
+    """What a page showed: {"period": the plan period it was for (the selected
+    one of its period filter, or that of a cultural head's own panel; None for
+    pages not about one period), "rows": the rows of its tables (an "empty"
+    row spanning the table not counted)}. So a figure always says which data
+    it was measured on."""
+    import html as html_module
+
+    html = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    rows = sum(1 for tbody in TBODY.findall(html) for row in TABLE_ROW.findall(tbody) if "colspan" not in row)
+    period = None
+    select = PERIOD_SELECT.search(html)
+    if select and (chosen := SELECTED.search(select.group(1))):
+        period = html_module.unescape(chosen.group(1))
+    elif own := OWN_PERIOD.search(html):
+        period = html_module.unescape(own.group(1)).strip()
+    return {"period": period, "rows": rows}
+
+
 def unloaded(server, pages, who, requests=15, warmup=3):
-    """One request at a time: median and p95 of each page."""
+    """One request at a time: median and p95 of each page, and what it showed
+    (plan period and rows, from its first path)."""
     results = {}
     for page in pages:
         client = Client(server.port, who[page.role])
-        times, errors = [], 0
+        times, errors, showed = [], 0, None
         for n in range(warmup + requests):
-            status, ms, _body = client.get(page.path())
+            status, ms, body = client.get(page.path())
             if status != 200:
                 errors += 1
             elif n >= warmup:
                 times.append(ms)
+            if showed is None and status == 200:
+                showed = shown(body)
+        showed = showed or {"period": None, "rows": None}
         results[page.key] = {
             "p50": statistics.median(times) if times else None,
             "p95": percentile(times, 95),
             "errors": errors,
+            **showed,
         }
-        print(f"    {page.label:40} {results[page.key]['p50'] or 0:8.1f} ms median", flush=True)
+        print(
+            f"    {page.label:40} {results[page.key]['p50'] or 0:8.1f} ms median"
+            f"   period: {showed['period'] or '–'}, rows: {showed['rows']}",
+            flush=True,
+        )
     return results
 
 
@@ -566,6 +601,12 @@ def open_region_decisions(periods):
     )
 
 
+def decision_form(periods):
+    """What a coordinator posts to record the region's decision on a bench agreement."""
+    meeting = periods[0].ends_on.isoformat()  # yesterday: within the bench's period, not in the future
+    return {"body": "Kultur- och bildningsnämnden", "meeting_date": meeting, "paragraph": "§ 7", "outcome": "approved"}
+
+
 def steps(server, who, *, users=8, count=1000, race=80, single=100):
     """Coordinators record region decisions over HTTP: each on agreements of
     their own, then all racing for the same ones. Checked in the database."""
@@ -578,8 +619,7 @@ def steps(server, who, *, users=8, count=1000, race=80, single=100):
     tasks = open_region_decisions(periods)
     own, contested = tasks[: single + count], tasks[single + count : single + count + race]
     coordinators = who["coordinators"][:users]
-    meeting = periods[0].ends_on.isoformat()  # yesterday: within the bench's period, not in the future
-    form = {"body": "Kultur- och bildningsnämnden", "meeting_date": meeting, "paragraph": "§ 7", "outcome": "approved"}
+    form = decision_form(periods)
 
     def run(assignments):
         """assignments: [(client, [task, …])]; returns (statuses per task, seconds)."""
@@ -733,7 +773,7 @@ def report(result):
     print()
     header = (
         f"{'page':34} {'1 user p50':>10} {'p95':>7} {'20 users p50':>12} {'p95':>7} "
-        f"{'floor':>7} {'x floor':>8} {'queries':>7}"
+        f"{'floor':>7} {'x floor':>8} {'queries':>7}  plan period, rows shown"
     )
     print(header)
     print("-" * len(header))
@@ -741,7 +781,7 @@ def report(result):
         print(
             f"{row['label'][:34]:34} {fmt(row['single_p50'], 1):>10} {fmt(row['single_p95'], 1):>7} "
             f"{fmt(row['loaded_p50'], 1):>12} {fmt(row['loaded_p95'], 1):>7} {fmt(row['floor_ms'], 1):>7} "
-            f"{fmt(row['ratio'], 1):>8} {row['queries'] or '–':>7}"
+            f"{fmt(row['ratio'], 1):>8} {row['queries'] or '–':>7}  {row['period'] or '–'}, {row['rows']}"
         )
     print()
     print("Side by side with viewflow's stock frontend (1 user p50, ms):")
@@ -835,19 +875,104 @@ def only(args):
             if args.only == "steps":
                 part = steps(server, who, count=args.steps, race=80, single=100)
             else:
-                ours, _stock = pages_for(who)
-                single = unloaded(server, ours, who)
-                load = loaded(server, ours, who, users=args.users, seconds=args.seconds)
-                part = {
+                part = pages_runs(server, who, args)
+    if args.only == "pages" and args.markdown:
+        print(pages_markdown(part))
+        return
+    print(json.dumps(part, indent=2, default=str))
+
+
+def pages_runs(server, who, args):
+    """The pages part ``args.runs`` times (one user, the floor, ``args.users``
+    users): each run's figures, and per page what it showed (plan period, rows).
+    The floor is measured in this process, the pages through the server."""
+    ours, _stock = pages_for(who)
+    runs = []
+    for n in range(args.runs):
+        print(f"  run {n + 1} of {args.runs}: one request at a time …", flush=True)
+        load_before = os.getloadavg()
+        single = unloaded(server, ours, who)
+        print(f"  run {n + 1}: the floor …", flush=True)
+        floor = floors(ours, who)
+        print(f"  run {n + 1}: {args.users} users, {args.seconds} s …", flush=True)
+        load = loaded(server, ours, who, users=args.users, seconds=args.seconds)
+        runs.append(
+            {
+                "load_average": [round(x, 1) for x in (*load_before, *os.getloadavg())],
+                "load": {k: v for k, v in load.items() if k != "pages"},
+                "pages": {
                     page.key: {
+                        "label": page.label,
+                        "period": single[page.key]["period"],
+                        "rows": single[page.key]["rows"],
                         "single_p50": single[page.key]["p50"],
+                        "single_p95": single[page.key]["p95"],
                         "loaded_p50": load["pages"][page.key]["p50"],
                         "loaded_p95": load["pages"][page.key]["p95"],
+                        "floor_ms": floor[page.key]["floor_ms"],
+                        "queries": floor[page.key]["queries"],
+                        "errors": single[page.key]["errors"] + load["pages"][page.key]["errors"],
                     }
                     for page in ours
-                }
-                part["load"] = {k: v for k, v in load.items() if k != "pages"}
-    print(json.dumps(part, indent=2, default=str))
+                },
+            }
+        )
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "database": os.environ["DATABASE_URL"].rsplit("/", 1)[-1],
+        "dataset": dataset(),
+        "workers": args.workers,
+        "users": args.users,
+        "seconds": args.seconds,
+        "runs": runs,
+    }
+
+
+def pages_markdown(part):
+    """The pages part as a Markdown table: per page the median over the runs,
+    with the spread (lowest–highest) where there is more than one run."""
+    runs = part["runs"]
+
+    def cell(key, values, digits=0):
+        values = [v for v in values if v is not None]
+        if not values:
+            return "–"
+        middle = statistics.median(values)
+        if len(values) == 1 or round(min(values), digits) == round(max(values), digits):
+            return f"{middle:,.{digits}f}"
+        return f"{middle:,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
+
+    keys = list(runs[0]["pages"])
+    data = part["dataset"]
+    loads = [x for r in runs for x in r["load_average"]]
+    lines = [
+        f"Pages, {part['when']}, database {part['database']}: {data['agreements']:,} agreements, "
+        f"{data['municipalities']} municipalities, {data['tasks']:,} tasks; {len(runs)} runs, gunicorn "
+        f"{part['workers']} workers, {part['users']} users for {part['seconds']} s each; load average "
+        f"{min(loads):.1f}–{max(loads):.1f}. Milliseconds: median of the runs (lowest–highest).",
+        "",
+        "| page | plan period shown | rows | 1 user p50 | 20 users p50 | 20 users p95 | SQL floor "
+        "| page / floor | / agreement list | queries |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key in keys:
+        per_run = [r["pages"][key] for r in runs]
+        lists = [r["pages"].get("list", {}).get("single_p50") for r in runs]
+        ratio_floor = [p["single_p50"] / p["floor_ms"] if p["single_p50"] and p["floor_ms"] else None for p in per_run]
+        ratio_list = [p["single_p50"] / lst if p["single_p50"] and lst else None for p, lst in zip(per_run, lists, strict=True)]
+        periods = sorted({str(p["period"] or "–") for p in per_run})
+        rows = sorted({p["rows"] for p in per_run if p["rows"] is not None})
+        lines.append(
+            f"| {per_run[0]['label']} | {', '.join(periods)} | {', '.join(str(r) for r in rows) or '–'} "
+            f"| {cell(key, [p['single_p50'] for p in per_run])} | {cell(key, [p['loaded_p50'] for p in per_run])} "
+            f"| {cell(key, [p['loaded_p95'] for p in per_run])} | {cell(key, [p['floor_ms'] for p in per_run], 1)} "
+            f"| {cell(key, ratio_floor, 1)} | {cell(key, ratio_list, 1)} "
+            f"| {', '.join(str(q) for q in sorted({p['queries'] for p in per_run}))} |"
+        )
+    errors = sum(p["errors"] for r in runs for p in r["pages"].values())
+    rates = [r["load"]["requests_per_s"] for r in runs]
+    lines += ["", f"Errors: {errors}. 20-user rate: {cell('', rates, 1)} requests/s."]
+    return "\n".join(lines)
 
 
 def main():
@@ -858,6 +983,10 @@ def main():
     parser.add_argument("--steps", type=int, default=1000, help="region decisions in the steps run (default 1000)")
     parser.add_argument("--quick", action="store_true", help="a short run to try the script (not for figures)")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
+    parser.add_argument("--runs", type=int, default=1, help="with --only pages: how many runs (default 1)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="with --only pages: print a Markdown table instead of JSON"
+    )
     parser.add_argument(
         "--only",
         choices=("pages", "steps", "export"),
@@ -906,6 +1035,8 @@ def main():
             "label": page.label,
             "user": page.role,
             "path": page.paths[0],
+            "period": single[page.key]["period"],
+            "rows": single[page.key]["rows"],
             "single_p50": single_p50,
             "single_p95": single[page.key]["p95"],
             "loaded_p50": load["pages"][page.key]["p50"],
