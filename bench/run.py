@@ -959,7 +959,9 @@ def pages_markdown(part):
         per_run = [r["pages"][key] for r in runs]
         lists = [r["pages"].get("list", {}).get("single_p50") for r in runs]
         ratio_floor = [p["single_p50"] / p["floor_ms"] if p["single_p50"] and p["floor_ms"] else None for p in per_run]
-        ratio_list = [p["single_p50"] / lst if p["single_p50"] and lst else None for p, lst in zip(per_run, lists, strict=True)]
+        ratio_list = [
+            p["single_p50"] / lst if p["single_p50"] and lst else None for p, lst in zip(per_run, lists, strict=True)
+        ]
         periods = sorted({str(p["period"] or "–") for p in per_run})
         rows = sorted({p["rows"] for p in per_run if p["rows"] is not None})
         lines.append(
