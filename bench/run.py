@@ -312,7 +312,7 @@ def people():
 TBODY = re.compile(r"<tbody>(.*?)</tbody>", re.DOTALL)
 TABLE_ROW = re.compile(r"<tr\b.*?</tr>", re.DOTALL)
 PERIOD_SELECT = re.compile(r'<select name="plan_period"[^>]*>(.*?)</select>', re.DOTALL)
-SELECTED = re.compile(r'<option value="[^"]*" selected>([^<]*)</option>')
+SELECTED = re.compile(r'<option value="[^"]+" selected>([^<]*)</option>')  # a period, not "all"
 OWN_PERIOD = re.compile(r'<h2 id="own-overview">([^<]*)</h2>')
 
 
@@ -331,7 +331,7 @@ def shown(body):
     if select and (chosen := SELECTED.search(select.group(1))):
         period = html_module.unescape(chosen.group(1))
     elif own := OWN_PERIOD.search(html):
-        period = html_module.unescape(own.group(1)).strip()
+        period = html_module.unescape(own.group(1)).strip().rsplit(" ", 1)[-1]  # "Your municipality in 2023–2026"
     return {"period": period, "rows": rows}
 
 

@@ -42,20 +42,18 @@ def open_steps_for_period(user, plan_period) -> list[overview.OpenStep]:
             "escalated",
         )
     )
-    found, who = [], {}
+    found, who, titles = [], {}, {}
     for agreement_id, municipality, node, owner, due_on, escalated in tasks:
         if owner is None:
             key = (node.action, municipality)
             if key not in who:
                 who[key] = who_can(node.action, overview.MunicipalityRef(0, municipality))
             owner = who[key]
+        if node not in titles:
+            titles[node] = str(node.task_title)
         found.append(
             overview.OpenStep(
-                agreement_id=agreement_id,
-                title=str(node.task_title),
-                who=owner,
-                due_on=due_on,
-                escalated=escalated,
+                agreement_id=agreement_id, title=titles[node], who=owner, due_on=due_on, escalated=escalated
             )
         )
     return found
