@@ -876,9 +876,14 @@ def only(args):
                 part = steps(server, who, count=args.steps, race=80, single=100)
             else:
                 part = pages_runs(server, who, args)
-    if args.only == "pages" and args.markdown:
-        print(pages_markdown(part))
-        return
+    if args.only == "pages":
+        output = RESULTS / "pages.json"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(part, indent=2, ensure_ascii=False, default=str) + "\n")
+        print(f"Written to {output}.", file=sys.stderr)
+        if args.markdown:
+            print(pages_markdown(part))
+            return
     print(json.dumps(part, indent=2, default=str))
 
 
@@ -992,7 +997,8 @@ def main():
     parser.add_argument(
         "--only",
         choices=("pages", "steps", "export"),
-        help="measure one part and print it (nothing is written): pages = one user and 20 users on our pages",
+        help="measure one part and print it: pages = one user, the floor and 20 users on our pages "
+        "(also written to bench/results/pages.json); steps and export: nothing is written",
     )
     args = parser.parse_args()
     if args.quick:
