@@ -43,6 +43,7 @@ the plan period and the number of rows it showed.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -875,7 +876,9 @@ def only(args):
             if args.only == "steps":
                 part = steps(server, who, count=args.steps, race=80, single=100)
             else:
-                part = pages_runs(server, who, args)
+                # With --markdown the progress goes to stderr, so stdout is the table alone.
+                with contextlib.redirect_stdout(sys.stderr if args.markdown else sys.stdout):
+                    part = pages_runs(server, who, args)
     if args.only == "pages":
         output = RESULTS / "pages.json"
         output.parent.mkdir(parents=True, exist_ok=True)
