@@ -602,6 +602,25 @@ def open_region_decisions(periods):
     )
 
 
+BENCH_WITHDRAWAL = "Benchmark run finished: the agreements it made are withdrawn."
+
+
+def withdraw_bench_agreements(periods, actor):
+    """Withdraw what the steps part left live in its periods (through the
+    service, as a coordinator would): their open steps, the municipalities'
+    decisions above all, are cancelled, so no inbox or queue keeps them. The
+    rows stay (nothing is deleted): the lists ordered newest first show
+    them. (agreements withdrawn, seconds)"""
+    from cases.models import Agreement
+    from workflows import services as flow_services
+
+    started = time.monotonic()
+    live = list(Agreement.objects.live().filter(plan_period__in=periods).order_by("pk"))
+    for agreement in live:
+        flow_services.agreement_withdraw(actor=actor, agreement=agreement, reason=BENCH_WITHDRAWAL)
+    return len(live), round(time.monotonic() - started, 1)
+
+
 def decision_form(periods):
     """What a coordinator posts to record the region's decision on a bench agreement."""
     meeting = periods[0].ends_on.isoformat()  # yesterday: within the bench's period, not in the future
@@ -661,7 +680,10 @@ def steps(server, who, *, users=8, count=1000, race=80, single=100):
             problems.append({"task": task_pk, "winners": winners, "status": task.status, "decisions": decisions})
         if any(status not in (409,) for status in others):
             problems.append({"task": task_pk, "unexpected": others})
+    print("    withdrawing the bench's agreements (their open steps cancelled) …", flush=True)
+    withdrawn, withdrawal_seconds = withdraw_bench_agreements(periods, coordinators[0])
     return {
+        "withdrawn_afterwards": {"agreements": withdrawn, "seconds": withdrawal_seconds},
         "users": len(clients),
         "steps": completed,
         "seconds": round(seconds, 2),

@@ -1,14 +1,16 @@
 """The benchmark does not change what it measures: its steps part (bench/run.py)
 adds plan periods with agreements awaiting decisions and records decisions on
-them, and afterwards the default plan period, the county overview's rows and
-a cultural head's own panel on the start page are what they were. (Before,
+them, then withdraws its agreements (their open steps cancelled), and
+afterwards the default plan period, the county overview's rows, a cultural
+head's own panel on the start page and the steps in that head's inbox are
+what they were. (Before,
 the bench's period contained today and started last, so it became the
 default: the county page then showed it, empty, instead of 2023–2026.)"""
 
 import pytest
 from django.urls import reverse
 
-from bench.run import decision_form, open_region_decisions, prepare_decisions
+from bench.run import decision_form, open_region_decisions, prepare_decisions, withdraw_bench_agreements
 from cases.agreements.selectors import default_plan_period
 from cases.models import PlanPeriod
 
@@ -40,6 +42,7 @@ def snapshot(client, load, head):
     inbox = client.get(reverse("workflows:inbox"))
     own = inbox.context["own_overview"]
     return {
+        "steps": [task.pk for task in inbox.context["page"]],
         "default": default_plan_period(),
         "county": (county.context["period"], shown(county.context["rows"])),
         "own": (own["period"], shown(own["rows"])),
@@ -64,6 +67,9 @@ def test_the_steps_benchmark_leaves_the_default_period_and_the_county_page_alone
         response = client.post(f"/arbete/steg/{process_pk}/region_decision/{task_pk}/", decision_form(periods))
         assert response.status_code == 302, response.content.decode()[:2000]
     assert not open_region_decisions(periods)
+    # The municipalities' decisions are now open, in the heads' inboxes, until the bench withdraws its agreements.
+    assert snapshot(client, load, head)["steps"] != before["steps"]
+    assert withdraw_bench_agreements(periods, load.coordinator)[0] == 4
 
     after = snapshot(client, load, head)
     assert after == before
