@@ -38,8 +38,10 @@ changes what the pages show, those periods end yesterday and start before
 every other period, and are closed for agreements: none of the rules of
 cases.agreements.selectors.default_plan_period can choose one (the county
 overview and a cultural head's own panel keep showing the real current
-period; tests/perf/test_bench_isolation.py). Each page's measurement records
-the plan period and the number of rows it showed.
+period; tests/perf/test_bench_isolation.py). At its end the steps part
+withdraws the agreements it made (their open steps cancelled), so no inbox
+keeps them. Each page's measurement records the plan period and the number
+of rows it showed.
 """
 
 import argparse
