@@ -265,7 +265,20 @@ http {{
     def restore_database(self, machine):
         machine.relays[0].start()
 
+    def _signal_all(self, signum):
+        for process in [*self.servers.values(), *self.workers.values()]:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signum)
+
+    def freeze(self):
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self):
+        self._signal_all(signal.SIGCONT)
+
     def stop(self):
+        self.thaw()
         for process in [self.nginx, *self.servers.values(), *self.workers.values()]:
             if process is not None and process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):

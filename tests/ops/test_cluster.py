@@ -62,6 +62,19 @@ def smtp(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def quiet_during_flush(cluster, transactional_db):
+    """After each test pytest-django empties the tables (TRUNCATE); the cluster's processes,
+    busy all along, could deadlock with it. So they are frozen (SIGSTOP) and their database
+    sessions ended first (any transaction of theirs rolls back), and thawed for the next test;
+    they reconnect on their own."""
+    cluster.thaw()
+    yield
+    cluster.freeze()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'machine%%'")
+
+
 @pytest.fixture(scope="module")
 def cluster(django_db_setup, django_db_blocker, tmp_path_factory, smtp):
     with django_db_blocker.unblock():
@@ -246,6 +259,14 @@ def test_the_database_cut_from_both_machines_loses_no_job(cluster, smtp):
     wait_until(lambda: cluster.proxy_client().get("/readyz").status == 200, timeout=15, message="ready again")
 
 
+def watch(sql, params=None):
+    """The first row of a query on this test's own connection, outside any transaction
+    (pg_stat_activity is read once per transaction: the holder's would never change)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 def test_an_app_server_killed_in_the_middle_of_a_step(cluster, smtp):
     """How it is timed: the test holds a lock on the outbox table (SHARE ROW EXCLUSIVE,
     which lets the workers read it but makes an INSERT wait), so the step, which queues
@@ -275,22 +296,25 @@ def test_an_app_server_killed_in_the_middle_of_a_step(cluster, smtp):
         )
         step.start()
         waiting = wait_until(
-            lambda: holder.execute(
-                "SELECT pid, application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND backend_xid IS NOT NULL AND application_name LIKE 'machine%%'"
-            ).fetchone(),
+            lambda: (
+                watch(
+                    "SELECT pid, application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND backend_xid IS NOT NULL AND application_name LIKE 'machine%%'"
+                )
+                or not step.is_alive()
+            ),
             timeout=30,
             message="the step to wait in the middle, its writes made",
         )
+        assert waiting is not True, [(a.status, a.text[:500]) for a in answers]
         pid, victim_name = waiting
         victim = next(m for m in cluster.machines if m.name == victim_name)
         cluster.kill_machine_server(victim)
         step.join(timeout=30)
     finally:
         holder.rollback()  # the lock goes
-    holder.autocommit = True
     wait_until(
-        lambda: not holder.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone(),
+        lambda: not watch("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]),
         timeout=30,
         message="the killed server's transaction to end",
     )

@@ -3,6 +3,7 @@ scheduled jobs, later webhooks and documents) with the scheduler beside it
 in a thread. Run one or more anywhere; `make run` starts one beside the
 development server. See README › Background work."""
 
+import contextlib
 import logging
 import threading
 import time
@@ -10,11 +11,14 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, connections
 
 from background import schedule
 
 logger = logging.getLogger("background")
+
+# How long the worker waits before it tries the database again after losing it.
+DATABASE_RETRY_SECONDS = 2
 
 
 def run_scheduler(stop: threading.Event, tick_seconds: float, worker: str, counts: dict):
@@ -86,14 +90,28 @@ class Command(BaseCommand):
                     )
                     stop.wait(interval)
             else:
-                call_command(
-                    "db_worker",
-                    queue_name="*",
-                    interval=interval,
-                    reload=False,
-                    worker_id=worker,
-                    verbosity=options["verbosity"],
-                )
+                while not stop.is_set():
+                    try:
+                        call_command(
+                            "db_worker",
+                            queue_name="*",
+                            interval=interval,
+                            reload=False,
+                            worker_id=worker,
+                            verbosity=options["verbosity"],
+                        )
+                        break  # it returned: told to stop
+                    except DatabaseError as exc:
+                        # The database restarts or is out of reach: wait and carry on. Nothing is
+                        # lost: a task taken in a transaction that died is taken again.
+                        logger.warning(
+                            "The database is unreachable (%s); the worker tries again in %s s",
+                            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                            DATABASE_RETRY_SECONDS,
+                        )
+                        with contextlib.suppress(DatabaseError):
+                            connections.close_all()
+                        stop.wait(DATABASE_RETRY_SECONDS)
         finally:
             stop.set()
             if scheduler is not None:
