@@ -5,6 +5,7 @@ development server. See README › Background work."""
 
 import contextlib
 import logging
+import signal
 import threading
 import time
 
@@ -31,6 +32,13 @@ def run_scheduler(stop: threading.Event, tick_seconds: float, worker: str, count
             logger.exception("The scheduler's tick failed; trying again in %s s", tick_seconds)
         stop.wait(tick_seconds)
     connection.close()
+
+
+def shutdown_requested():
+    """Whether django-tasks-db's worker was told to stop (SIGTERM, SIGINT): its signal
+    handler, a method of the worker, has cleared the worker's ``running``."""
+    worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return worker is not None and getattr(worker, "running", True) is False
 
 
 class Command(BaseCommand):
@@ -102,10 +110,12 @@ class Command(BaseCommand):
                         )
                         break  # it returned: told to stop
                     except DatabaseError as exc:
-                        # The database restarts or is out of reach: wait and carry on. Nothing is
-                        # lost: a task taken in a transaction that died is taken again.
+                        if shutdown_requested():
+                            break  # SIGTERM came first: stop, as asked
+                        # The database restarts or is out of reach: wait and carry on. No e-mail is
+                        # lost: they are in the outbox, which the scheduled deliver_emails sweeps.
                         logger.warning(
-                            "The database is unreachable (%s); the worker tries again in %s s",
+                            "A database error (%s); the worker tries again in %s s",
                             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
                             DATABASE_RETRY_SECONDS,
                         )
