@@ -139,13 +139,15 @@ def hammer(host, port, sessions, *, seconds, warmup):
     }
 
 
-def measure(servers, database, sessions_by_level, *, seconds, warmup, straight=False):
+def measure(servers, database, sessions_by_level, *, seconds, warmup, workers=None, straight=False):
     from django.db import connection
 
     from tests.ops.cluster import Cluster
 
     with tempfile.TemporaryDirectory(prefix="samverkan-capacity-") as tmp:
-        cluster = Cluster(tmp, dict(connection.settings_dict), use_namespaces=False)
+        cluster = Cluster(
+            tmp, dict(connection.settings_dict), gunicorn_workers=workers, use_namespaces=False, cuttable_database=False
+        )
         connection.close()
         try:
             cluster.make_machines(servers)
@@ -178,7 +180,10 @@ def main():
     parser.add_argument("--prepare", action="store_true", help="create, migrate and seed the database first")
     parser.add_argument("--levels", default="8,16", help="concurrent users, comma-separated (default 8,16)")
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="gunicorn worker processes per server (default: 2 × CPUs + 1)"
+    )
     args = parser.parse_args()
     if args.prepare:
         prepare(args.database_url)
@@ -189,6 +194,7 @@ def main():
     print(f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before; database {args.database_url}")
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": load_before},
+        "gunicorn_workers_per_server": args.workers or 2 * os.cpu_count() + 1,
         "configurations": {},
     }
     for key, label, servers, straight in (
@@ -198,7 +204,13 @@ def main():
     ):
         print(f"{label}:", flush=True)
         rows = measure(
-            servers, args.database_url, sessions_by_level, seconds=args.seconds, warmup=args.warmup, straight=straight
+            servers,
+            args.database_url,
+            sessions_by_level,
+            seconds=args.seconds,
+            warmup=args.warmup,
+            workers=args.workers,
+            straight=straight,
         )
         result["configurations"][key] = {"label": label, "servers": servers, "levels": rows}
     result["machine"]["load_after"] = os.getloadavg()

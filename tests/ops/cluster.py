@@ -64,13 +64,14 @@ class Machine:
         self.processes = []
         self.database_url = self.email_url = None
 
-    def relay(self, target_port):
-        """A relay on this machine's link to a service on 127.0.0.1 (or nothing, on loopback)."""
-        if self.gateway is None:
+    def relay(self, target_port, *, always=False):
+        """A relay on this machine's link to a service on 127.0.0.1; on loopback
+        addresses none is needed, but one is made when ``always`` (the database's, to cut it)."""
+        if self.gateway is None and not always:
             return "127.0.0.1", target_port
-        proxy = TcpProxy("127.0.0.1", target_port, host=self.gateway).start()
+        proxy = TcpProxy("127.0.0.1", target_port, host=self.gateway or "127.0.0.1").start()
         self.relays.append(proxy)
-        return self.gateway, proxy.port
+        return self.gateway or "127.0.0.1", proxy.port
 
     def popen(self, args, *, env, log_path):
         process = subprocess.Popen(
@@ -87,8 +88,12 @@ class Machine:
 
 
 class Cluster:
-    def __init__(self, tmp_path, database, *, smtp_port=None, gunicorn_workers=2, use_namespaces=None):
-        """``database``: pytest's settings_dict of the test database."""
+    def __init__(
+        self, tmp_path, database, *, smtp_port=None, gunicorn_workers=2, use_namespaces=None, cuttable_database=True
+    ):
+        """``database``: pytest's settings_dict of the test database. ``cuttable_database``: on
+        loopback addresses too, the database through a relay the test can cut (not for the benchmark)."""
+        self.cuttable_database = cuttable_database
         self.tmp = Path(tmp_path)
         self.database = database
         self.smtp_port = smtp_port
@@ -125,7 +130,7 @@ class Cluster:
             else:
                 machine = Machine(f"machine{index}", f"127.0.0.{index + 1}")
             db = self.database
-            host, port = machine.relay(int(db["PORT"] or 5432))
+            host, port = machine.relay(int(db["PORT"] or 5432), always=self.cuttable_database)
             credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
             # application_name: which machine a connection is from, in pg_stat_activity.
             machine.database_url = (
@@ -156,10 +161,11 @@ class Cluster:
 
     # -- what runs on them -------------------------------------------------
     def start_app_server(self, machine, **extra_env):
+        if self.gunicorn_workers:  # else deploy/gunicorn.conf.py's default, 2 × CPUs + 1
+            extra_env.setdefault("GUNICORN_WORKERS", self.gunicorn_workers)
         env = self.environment(
             machine,
             GUNICORN_BIND=f"{machine.address}:{self.port}",
-            GUNICORN_WORKERS=self.gunicorn_workers,
             PROMETHEUS_MULTIPROC_DIR=self._directory(f"metrics-{machine.name}"),
             **extra_env,
         )
