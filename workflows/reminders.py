@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from viewflow.workflow.models import Task
 
+from accounts.models import Absence
 from accounts.permissions import Action, users_who_can_each, who_can
 from background.mail import email_batch, queue_email
 from cases.workdays import add_working_days, is_working_day
@@ -74,19 +75,33 @@ def steps_to_notify(today: datetime.date):
     )
 
 
-def recipients_of(task, kind, who):
+def recipients_of(task, kind, who, substitutes=None):
     """Who is told about ``task``: for an escalation the coordinators, else
-    the person who took the step (while they may still act) or everyone
-    who may take it. ``who``: users_who_can_each's answer."""
+    the person who took the step (while they may still act) and, while that
+    person is away, their substitute; or everyone who may take it.
+    ``who``: users_who_can_each's answer; ``substitutes``: absent user id →
+    their substitutes' ids (substitutes_of)."""
     agreement = task.process.agreementprocess.agreement
     if kind == Kind.ESCALATED:
         return who[(Action.DRAFT, agreement.municipality_id)]
     takers = who[(Action(task.flow_task.action), agreement.municipality_id)]
     if task.owner_id is not None:
-        owner = [user for user in takers if user.pk == task.owner_id]
+        standing_in = (substitutes or {}).get(task.owner_id, set())
+        owner = [user for user in takers if user.pk == task.owner_id or user.pk in standing_in]
         if owner:
             return owner
     return takers
+
+
+def substitutes_of(user_ids, day):
+    """{absent user id: {substitute ids}} for the absences that last on ``day``: one query."""
+    found = {}
+    if user_ids:
+        for user_id, substitute_id in (
+            Absence.objects.current(day).filter(user_id__in=user_ids).values_list("user_id", "substitute_id")
+        ):
+            found.setdefault(user_id, set()).add(substitute_id)
+    return found
 
 
 def _message(task, kind, today):
@@ -132,11 +147,12 @@ def send_step_reminders(today: datetime.date | None = None) -> int:
             pairs.add((Action.DRAFT, municipality_id))
             pairs.add((task.flow_task.action, municipality_id))
         who = users_who_can_each(pairs)
+        substitutes = substitutes_of({task.owner_id for task in due if task.owner_id is not None}, today)
         notices = []
         with translation.override(settings.LANGUAGE_CODE), email_batch():
             for task in due:
                 kind = Kind(task.notice_kind)
-                recipients = recipients_of(task, kind, who)
+                recipients = recipients_of(task, kind, who, substitutes)
                 subject, body = _message(task, kind, today)
                 queue_email(
                     to=recipients,

@@ -349,3 +349,40 @@ def test_when_the_absent_persons_role_ends_the_substitutes_ends_too(administrato
     assert can_act_for(User.objects.get(pk=falun_official.pk), municipality("Falun"), Action.REVIEW)
     membership_end(actor=administrator, membership=Membership.objects.get(user=falun_head), reason="Slutat")
     assert not can_act_for(User.objects.get(pk=falun_official.pk), municipality("Falun"), Action.REVIEW)
+
+
+def test_the_reminder_of_a_step_the_absent_person_had_taken_reaches_their_substitute(
+    client, falun_head, falun_official, falun_review
+):
+    """A step someone took and then went away from must not wait in silence:
+    its reminder goes to the owner and, while the absence lasts, to the
+    substitute who can take it over; once the absence has ended, to the owner
+    alone."""
+    from workflows.reminders import send_step_reminders
+
+    agreement, review = falun_review
+    login(client, falun_head)
+    assert client.post(reverse("workflows:step_take", args=[agreement.pk, review.pk])).status_code == 302
+    client.logout()
+    record(client, falun_head, starts_on=days(0), ends_on=days(10), substitute=falun_official.pk)
+    today = timezone.localdate()
+    while today.weekday() >= 5:  # a working day, so that the sweep runs; the absence lasts over it
+        today += datetime.timedelta(days=1)
+    review.deadline.due_on = today
+    review.deadline.save()
+
+    assert send_step_reminders(today) == 1
+    told = OutgoingEmail.objects.filter(kind="step_due", task=review)
+    assert sorted(e.to_address for e in told) == sorted([falun_head.email, falun_official.email])
+
+    absence = Absence.objects.get(user=falun_head)
+    login(client, falun_head)
+    assert client.post(reverse("accounts:absence_end", args=[absence.pk])).status_code == 302
+    client.logout()
+    review.deadline.due_on = today + datetime.timedelta(days=1)
+    while review.deadline.due_on.weekday() >= 5:
+        review.deadline.due_on += datetime.timedelta(days=1)
+    review.deadline.save()
+    assert send_step_reminders(review.deadline.due_on) == 1
+    told = OutgoingEmail.objects.filter(kind="step_due", task=review, to_address=falun_official.email)
+    assert told.count() == 1  # nothing new to the substitute once the absence has ended
