@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .nodes import serve_step
-from .views import audit, meetings, overview, pages, renewal
+from .views import audit, meetings, overview, pages, renewal, search
 
 app_name = "workflows"
 
@@ -34,4 +34,5 @@ urlpatterns = [
     path("lanet/", overview.county, name="county"),
     path("lanet.csv", overview.county_csv, name="county_csv"),
     path("tackning/", overview.coverage, name="coverage"),
+    path("sok/", search.search_page, name="search"),
 ]
