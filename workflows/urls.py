@@ -18,6 +18,7 @@ urlpatterns = [
     path("overenskommelser/<int:pk>/fornya/", renewal.agreement_renew, name="agreement_renew"),
     path("overenskommelser/<int:pk>/jamfor/", renewal.agreement_compare, name="agreement_compare"),
     path("overenskommelser/<int:pk>/tidslinje/", audit.agreement_timeline, name="agreement_timeline"),
+    path("overenskommelser/<int:pk>/tidslinje.csv", audit.agreement_timeline_csv, name="agreement_timeline_csv"),
     path("overenskommelser/<int:pk>/per/", audit.agreement_as_of, name="agreement_as_of"),
     path("granskning/", audit.audit_log, name="audit_log"),
     path("granskning/export.csv", audit.audit_export, {"fmt": "csv"}, name="audit_export_csv"),
