@@ -32,6 +32,7 @@ from . import vectors
 
 MAX_LENGTH = 200
 RESULTS = 50
+CANDIDATES = 200  # per kind: the most rows ranked (see _ranked)
 
 # ts_headline marks matches with these (private-use characters, stripped from
 # the text first), and sees "<" and ">" as two more, so that it takes nothing
@@ -194,27 +195,36 @@ _BY_KEY = {kind.key: kind for kind in KINDS}
 
 
 def _matching_municipalities(query):
-    return Organisation.objects.alias(document=vectors.organisation_document()).filter(
-        kind=Organisation.Kind.MUNICIPALITY, document=query
+    """Ids of the municipalities the query names (a handful of rows: read first, so
+    that the agreements' branch can use the index on their municipality)."""
+    return list(
+        Organisation.objects.alias(document=vectors.organisation_document())
+        .filter(kind=Organisation.Kind.MUNICIPALITY, document=query)
+        .values_list("pk", flat=True)
     )
 
 
-def _ranked(kind, user, query):
-    """The kind's best RESULTS matches the user may see: (kind, pk, rank)."""
-    queryset = kind.scoped(user).alias(document=kind.document())
+def _ranked(kind, user, query, towns):
+    """The kind's best RESULTS matches the user may see: (kind, pk, rank).
+
+    The rows that match come from the GIN index (and, for agreements, the index
+    on their municipality); at most CANDIDATES of them are ranked, as ts_rank
+    reads each row's text again: a word found in nearly every row costs no more
+    than one found in a thousand (the best of those are shown, and the page
+    asks for another word when there are more)."""
+    match = Q(document=query)
     rank = SearchRank(kind.document(), query)
-    if kind.key == "agreement":
-        towns = _matching_municipalities(query).values("pk")
-        queryset = queryset.filter(Q(document=query) | Q(municipality__in=towns))
+    if kind.key == "agreement" and towns:
+        match |= Q(municipality_id__in=towns)
         rank = rank + Case(
-            When(municipality__in=towns, then=Value(_MUNICIPALITY_RANK)),
+            When(municipality_id__in=towns, then=Value(_MUNICIPALITY_RANK)),
             default=Value(0.0),
             output_field=FloatField(),
         )
-    else:
-        queryset = queryset.filter(document=query)
+    candidates = kind.scoped(user).alias(document=kind.document()).filter(match).order_by().values("pk")[:CANDIDATES]
     return (
-        queryset.annotate(kind_key=Value(kind.key), hit_rank=Cast(rank, FloatField()))
+        kind.model.objects.filter(pk__in=candidates)
+        .annotate(kind_key=Value(kind.key), hit_rank=Cast(rank, FloatField()))
         .order_by("-hit_rank", "-pk")
         .values_list("kind_key", "pk", "hit_rank")[:RESULTS]
     )
@@ -262,7 +272,8 @@ def search(user, text) -> Results:
     if not text:
         return results
     query = vectors.search_query(text)
-    branches = [_ranked(kind, user, query) for kind in KINDS]
+    towns = _matching_municipalities(query)
+    branches = [_ranked(kind, user, query, towns) for kind in KINDS]
     combined = branches[0].union(*branches[1:], all=True).order_by("-hit_rank", "kind_key", "-pk")
     ranked = list(combined[: RESULTS + 1])
     results.capped = len(ranked) > RESULTS
