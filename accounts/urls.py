@@ -15,6 +15,8 @@ urlpatterns = [
     path("tvastegsverifiering/lank/<str:token>/", views.enrolment_link, name="enrolment_link"),
     path("inloggningar/", views.sign_ins, name="sign_ins"),
     path("inloggningar/avsluta/", views.sessions_end, name="sessions_end"),
+    path("franvaro/", views.absences, name="absences"),
+    path("franvaro/<int:pk>/avsluta/", views.absence_end, name="absence_end"),
     path("oidc/<slug:provider>/", views.oidc_login, name="oidc_login"),
     path("oidc/<slug:provider>/callback/", views.oidc_callback, name="oidc_callback"),
 ]
