@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/samverkan
 
-.PHONY: run test venv deps dev-deps system-deps browser-deps js-deps messages postgres lint check-migrations check-deploy pytest
+.PHONY: run test venv deps dev-deps system-deps browser-deps js-deps messages postgres lint check-migrations check-deploy pytest cluster-deps test-cluster
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,15 @@ postgres:
 	@./scripts/ensure-debian-packages postgresql-client:pg_dump postgresql-client:pg_restore
 	@./scripts/ensure-postgres "$(TEST_DATABASE_URL)"
 
+# Debian's nginx in front of the two app servers of the cluster tests (tests/ops/test_cluster.py)
+# and the capacity benchmark (bench/capacity.py); `ip` (iproute2) makes their network namespaces.
+cluster-deps:
+	@./scripts/ensure-debian-packages nginx:nginx iproute2:ip
+
+# The cluster tests alone (they are part of `make test` too).
+test-cluster: dev-deps messages postgres cluster-deps
+	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m cluster $(PYTEST_ARGS)
+
 lint: dev-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -75,7 +84,7 @@ check-deploy: dev-deps
 	ALLOWED_HOSTS=samverkan.example.se DATABASE_URL=$(TEST_DATABASE_URL) \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
-pytest: dev-deps messages postgres browser-deps js-deps
+pytest: dev-deps messages postgres browser-deps js-deps cluster-deps
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint check-migrations check-deploy pytest

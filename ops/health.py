@@ -109,5 +109,6 @@ class _MigrationsApplied:
 
 
 def register_builtin_checks():
-    readiness_check("database")(database_answers)
-    readiness_check("migrations")(_MigrationsApplied())
+    """The built-in checks, first (apps registered before this one keep their checks after them)."""
+    global _checks
+    _checks = {"database": database_answers, "migrations": _MigrationsApplied(), **_checks}

@@ -261,6 +261,9 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 # with django-tasks-db's database backend, so the queue is in the database the
 # application already has (SQLite in the demo, PostgreSQL in production).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# /readyz fails ("worker_queue") when a task or a due e-mail has waited longer
+# than WORKER_QUEUE_STUCK_SECONDS (default 600) for a worker to pick it up.
+WORKER_QUEUE_STUCK_SECONDS = env.float("WORKER_QUEUE_STUCK_SECONDS", default=600)
 # BACKGROUND_TICK_SECONDS: how often each worker's scheduler looks at the schedule (default 15).
 BACKGROUND_TICK_SECONDS = env.float("BACKGROUND_TICK_SECONDS", default=15)
 # The jobs the workers run on a schedule (background.schedule): every N

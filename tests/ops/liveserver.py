@@ -84,17 +84,17 @@ class Response:
 
 
 class Client:
-    def __init__(self, port, timeout=15):
+    def __init__(self, port, timeout=15, host="127.0.0.1"):
+        self.host = host
         self.port = port
         self.timeout = timeout
         self.cookies = {}
 
-    def request(self, method, path, *, data=None, headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+    def request(self, method, path, *, data=None, headers=None, body=None):
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         headers = dict(headers or {})
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
         if data is not None:
             body = urlencode(data)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -108,6 +108,23 @@ class Client:
             return Response(raw.status, raw.headers, payload)
         finally:
             connection.close()
+
+    def post_file(self, path, fields, *, field, filename, content, content_type="application/pdf"):
+        """A multipart/form-data POST: ``fields`` and one file, as a browser's form sends them."""
+        boundary = "samverkan-test-" + os.urandom(8).hex()
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n".encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        return self.request(
+            "POST", path, body=b"".join(parts), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
 
     def get(self, path, **kwargs):
         return self.request("GET", path, **kwargs)

@@ -15,8 +15,9 @@ def free_port():
 
 
 class TcpProxy:
-    def __init__(self, target_host, target_port, port=None):
+    def __init__(self, target_host, target_port, port=None, host="127.0.0.1"):
         self.target = (target_host, target_port)
+        self.host = host  # the address it listens on
         self.port = port or free_port()
         self._listener = None
         self._sockets = set()
@@ -25,7 +26,7 @@ class TcpProxy:
     def start(self):
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.host, self.port))
         listener.listen(64)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()

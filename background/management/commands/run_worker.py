@@ -3,18 +3,23 @@ scheduled jobs, later webhooks and documents) with the scheduler beside it
 in a thread. Run one or more anywhere; `make run` starts one beside the
 development server. See README › Background work."""
 
+import contextlib
 import logging
+import signal
 import threading
 import time
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, connections
 
 from background import schedule
 
 logger = logging.getLogger("background")
+
+# How long the worker waits before it tries the database again after losing it.
+DATABASE_RETRY_SECONDS = 2
 
 
 def run_scheduler(stop: threading.Event, tick_seconds: float, worker: str, counts: dict):
@@ -27,6 +32,13 @@ def run_scheduler(stop: threading.Event, tick_seconds: float, worker: str, count
             logger.exception("The scheduler's tick failed; trying again in %s s", tick_seconds)
         stop.wait(tick_seconds)
     connection.close()
+
+
+def shutdown_requested():
+    """Whether django-tasks-db's worker was told to stop (SIGTERM, SIGINT): its signal
+    handler, a method of the worker, has cleared the worker's ``running``."""
+    worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return worker is not None and getattr(worker, "running", True) is False
 
 
 class Command(BaseCommand):
@@ -86,14 +98,30 @@ class Command(BaseCommand):
                     )
                     stop.wait(interval)
             else:
-                call_command(
-                    "db_worker",
-                    queue_name="*",
-                    interval=interval,
-                    reload=False,
-                    worker_id=worker,
-                    verbosity=options["verbosity"],
-                )
+                while not stop.is_set():
+                    try:
+                        call_command(
+                            "db_worker",
+                            queue_name="*",
+                            interval=interval,
+                            reload=False,
+                            worker_id=worker,
+                            verbosity=options["verbosity"],
+                        )
+                        break  # it returned: told to stop
+                    except DatabaseError as exc:
+                        if shutdown_requested():
+                            break  # SIGTERM came first: stop, as asked
+                        # The database restarts or is out of reach: wait and carry on. No e-mail is
+                        # lost: they are in the outbox, which the scheduled deliver_emails sweeps.
+                        logger.warning(
+                            "A database error (%s); the worker tries again in %s s",
+                            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                            DATABASE_RETRY_SECONDS,
+                        )
+                        with contextlib.suppress(DatabaseError):
+                            connections.close_all()
+                        stop.wait(DATABASE_RETRY_SECONDS)
         finally:
             stop.set()
             if scheduler is not None:
