@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .nodes import serve_step
-from .views import audit, meetings, overview, pages, renewal
+from .views import audit, meetings, overview, pages, renewal, search
 
 app_name = "workflows"
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("overenskommelser/<int:pk>/fornya/", renewal.agreement_renew, name="agreement_renew"),
     path("overenskommelser/<int:pk>/jamfor/", renewal.agreement_compare, name="agreement_compare"),
     path("overenskommelser/<int:pk>/tidslinje/", audit.agreement_timeline, name="agreement_timeline"),
+    path("overenskommelser/<int:pk>/tidslinje.csv", audit.agreement_timeline_csv, name="agreement_timeline_csv"),
     path("overenskommelser/<int:pk>/per/", audit.agreement_as_of, name="agreement_as_of"),
     path("granskning/", audit.audit_log, name="audit_log"),
     path("granskning/export.csv", audit.audit_export, {"fmt": "csv"}, name="audit_export_csv"),
@@ -36,4 +37,5 @@ urlpatterns = [
     path("lanet/", overview.county, name="county"),
     path("lanet.csv", overview.county_csv, name="county_csv"),
     path("tackning/", overview.coverage, name="coverage"),
+    path("sok/", search.search_page, name="search"),
 ]

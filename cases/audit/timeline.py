@@ -35,7 +35,7 @@ from viewflow.workflow.models import Task
 from accounts.models import User
 from background.models import OutgoingEmail
 from cases.agreements.compare import mark_words
-from cases.models import Agreement
+from cases.models import Agreement, Stage
 
 from . import log
 
@@ -112,15 +112,69 @@ class Event:
 
 
 @dataclass
+class Phase:
+    """The events of one round and stage of the agreement (e.g. round 2, municipal review)."""
+
+    round: int
+    stage: str
+    events: list = field(default_factory=list)
+
+    @property
+    def key(self):
+        return f"{self.round}-{self.stage}"
+
+    @property
+    def stage_label(self):
+        return Stage(self.stage).label if self.stage in Stage.values else self.stage
+
+    @property
+    def label(self):
+        return _("Round %(round)s: %(stage)s") % {"round": self.round, "stage": self.stage_label}
+
+    @property
+    def first(self):
+        return self.events[0].when
+
+    @property
+    def last(self):
+        return self.events[-1].when
+
+
+@dataclass
 class Timeline:
     agreement: Agreement
     events: list
     actors: list  # [(user id, name)] of everyone on the timeline, by name
+    # [(time, round, stage)] from the agreement's history rows, oldest first
+    stages: list = field(default_factory=list)
 
     def filtered(self, *, group=None, actor_id=None):
         return [
             e for e in self.events if (not group or e.group == group) and (actor_id is None or e.actor_id == actor_id)
         ]
+
+    def phase_of(self, event, task_started):
+        """(round, stage) an event belongs to: that of its step when it was made in
+        one (the step's start decides: its end and what it changed belong with it),
+        else the one in effect at its time."""
+        when = task_started.get(event.task_id, event.when) if event.task_id else event.when
+        current = self.stages[0][1:] if self.stages else (self.agreement.review_round, self.agreement.stage)
+        for at, round_, stage in self.stages:
+            if at > when:
+                break
+            current = (round_, stage)
+        return current
+
+    def phases(self, events=None):
+        """``events`` (default: all, in time order) grouped by round and stage, the
+        groups in the order they began. Every event is in exactly one group; an
+        event that comes late (an e-mail, a due date) joins its own group."""
+        task_started = {e.task_id: e.when for e in self.events if e.action == "step_started"}
+        groups = {}
+        for event in self.events if events is None else events:
+            round_, stage = self.phase_of(event, task_started)
+            groups.setdefault((round_, stage), Phase(round=round_, stage=stage)).events.append(event)
+        return list(groups.values())
 
 
 def visible_agreement(user, pk) -> Agreement:
@@ -544,4 +598,5 @@ def build_timeline(agreement: Agreement, using="default") -> Timeline:
     events.extend(_email_events(agreement, names, using=using))
     events.sort(key=lambda e: e.order)
     actors = sorted({(e.actor_id, e.actor) for e in events if e.actor_id}, key=lambda a: (a[1].lower(), a[0]))
-    return Timeline(agreement=agreement, events=events, actors=actors)
+    stages = sorted((row["history_date"], row["review_round"], row["stage"]) for row in rows.get("cases.agreement", []))
+    return Timeline(agreement=agreement, events=events, actors=actors, stages=stages)

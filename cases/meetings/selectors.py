@@ -22,17 +22,24 @@ def _participates(ids):
     return Q(Exists(through.objects.filter(dialoguemeeting_id=OuterRef("pk"), organisation_id__in=ids)))
 
 
+def visible_meetings(user):
+    """The meetings the user may see, bare (no prefetch, no counts): every meeting
+    for region-wide readers, those their municipality took part in for municipal users."""
+    ids = visible_municipality_ids(user)
+    if ids is None:
+        return DialogueMeeting.objects.all()
+    return DialogueMeeting.objects.filter(_participates(ids))
+
+
 def meetings_for(user):
-    """The meetings the user may see: every meeting for region-wide readers, the
-    meetings their municipality took part in for municipal users. Each carries
+    """The meetings the user may see (``visible_meetings``). Each carries
     ``open_points``: the open action points the user may see."""
     ids = visible_municipality_ids(user)
-    queryset = DialogueMeeting.objects.prefetch_related(
+    queryset = visible_meetings(user).prefetch_related(
         Prefetch("participants", queryset=Organisation.objects.order_by("name"))
     )
     open_points = Q(action_points__status=ActionPoint.Status.OPEN)
     if ids is not None:
-        queryset = queryset.filter(_participates(ids))
         open_points &= Q(action_points__municipality__in=ids)
     return queryset.annotate(open_points=Count("action_points", filter=open_points)).order_by("-held_on", "-pk")
 
@@ -46,10 +53,16 @@ def meeting_for(user, pk) -> DialogueMeeting:
 
 
 def _action_points(user):
-    queryset = ActionPoint.objects.select_related("municipality", "area", "agreement", "meeting").order_by(
-        "due_on", "pk"
+    return (
+        visible_action_points(user)
+        .select_related("municipality", "area", "agreement", "meeting")
+        .order_by("due_on", "pk")
     )
-    return scope_by_municipality(queryset, user)
+
+
+def visible_action_points(user):
+    """Every action point the user may see (municipal users: their municipality's)."""
+    return scope_by_municipality(ActionPoint.objects.all(), user)
 
 
 def action_points_of(user, meeting):

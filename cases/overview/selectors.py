@@ -68,6 +68,7 @@ class OpenStep:
 class MunicipalityRef:
     pk: int
     name: str
+    kommunkod: str = ""  # places it on the county's tile map (cases/overview/tilemap.py)
 
     def __str__(self):
         return self.name
@@ -206,11 +207,11 @@ def county_overview(
         _municipalities(user)
         .annotate(chosen_id=_chosen_agreement_id(user, plan_period))
         .order_by()
-        .values_list("pk", "name", "chosen_id")
+        .values_list("pk", "name", "chosen_id", "kommunkod")
     )
     # Read by id (the primary key's index). Id 0 is no row's: with no agreement
     # in the period the queries still run, so their number never varies.
-    by_id = sorted(chosen for _pk, _name, chosen in municipalities if chosen is not None) or [0]
+    by_id = sorted(chosen for _pk, _name, chosen, _code in municipalities if chosen is not None) or [0]
     chosen = {
         pk: AgreementRef(pk, case_number, stage)
         for pk, case_number, stage in Agreement.objects.filter(pk__in=by_id)
@@ -256,9 +257,11 @@ def county_overview(
             steps.setdefault(step.agreement_id, []).append(step)
 
     rows = []
-    for municipality_id, name, agreement_id in municipalities:
+    for municipality_id, name, agreement_id, kommunkod in municipalities:
         agreement = chosen.get(agreement_id)
-        row = OverviewRow(municipality=MunicipalityRef(municipality_id, name), agreement=agreement, today=today)
+        row = OverviewRow(
+            municipality=MunicipalityRef(municipality_id, name, kommunkod or ""), agreement=agreement, today=today
+        )
         if agreement is not None:
             row.steps = sorted(steps.get(agreement_id, ()), key=_step_order)
             row.latest_follow_up = latest.get(agreement_id)
@@ -328,3 +331,102 @@ def coverage(user, *, plan_period: PlanPeriod) -> Coverage:
         else:
             uncovered.append(priority)
     return Coverage(plan_period=plan_period, covered=covered, uncovered=uncovered)
+
+
+# ---------------------------------------------------------------------------
+# Follow-up at a glance: per priority, how the areas' yearly status moved
+# ---------------------------------------------------------------------------
+
+PROGRESS = [p.value for p in FollowUpEntry.Progress]
+BAR_LEFT, BAR_WIDTH, BAR_HEIGHT, BAR_GAP = 52, 300, 22, 8
+
+
+@dataclass
+class Segment:
+    progress: str
+    label: str
+    count: int
+    x: float
+    width: float
+
+    @property
+    def text_x(self):
+        return self.x + self.width / 2
+
+
+@dataclass
+class TrendYear:
+    year: int
+    counts: dict  # progress -> number of areas
+    y: int = 0
+    segments: list = field(default_factory=list)
+
+    @property
+    def total(self):
+        return sum(self.counts.values())
+
+    @property
+    def text_y(self):
+        return self.y + BAR_HEIGHT - 6
+
+
+@dataclass
+class Trend:
+    priority: PlanPriority
+    areas: int  # areas in the county (of agreements in use) linked to the priority
+    years: list  # TrendYear, oldest first; reported follow-ups only
+
+    @property
+    def height(self):
+        return max(1, len(self.years)) * (BAR_HEIGHT + BAR_GAP)
+
+    @property
+    def width(self):
+        return BAR_LEFT + BAR_WIDTH + 8
+
+
+def follow_up_trends(user, *, plan_period: PlanPeriod) -> list[Trend]:
+    """Per priority of the period: how many areas in the county link to it, and
+    per year the status its areas were reported with (follow-ups handed in,
+    returned or accepted; open ones are not yet a report). Three queries."""
+    areas = scope_by_municipality(
+        CollaborationArea.objects.filter(
+            removed_at__isnull=True, agreement__plan_period=plan_period, agreement__stage__in=LIVE_STAGES
+        ),
+        user,
+        field="agreement__municipality",
+    )
+    area_counts = dict(
+        areas.filter(priorities__isnull=False)
+        .order_by()
+        .values("priorities")
+        .annotate(n=Count("pk", distinct=True))
+        .values_list("priorities", "n")
+    )
+    counts = {}
+    for row in (
+        FollowUpEntry.objects.filter(area__in=areas, follow_up__status__in=REPORTED, area__priorities__isnull=False)
+        .order_by()
+        .values("area__priorities", "follow_up__year", "progress")
+        .annotate(n=Count("pk"))
+    ):
+        year = counts.setdefault(row["area__priorities"], {}).setdefault(row["follow_up__year"], {})
+        year[row["progress"]] = row["n"]
+    labels = dict(FollowUpEntry.Progress.choices)
+    trends = []
+    for priority in sorted(PlanPriority.objects.filter(plan_period=plan_period), key=lambda p: swedish_key(p.title)):
+        years = []
+        by_year = counts.get(priority.pk, {})
+        widest = max((sum(c.values()) for c in by_year.values()), default=0)
+        for index, (year, its) in enumerate(sorted(by_year.items())):
+            item = TrendYear(year=year, counts={p: its.get(p, 0) for p in PROGRESS}, y=index * (BAR_HEIGHT + BAR_GAP))
+            x = float(BAR_LEFT)
+            for progress in PROGRESS:
+                n = item.counts[progress]
+                if n:
+                    width = BAR_WIDTH * n / widest
+                    item.segments.append(Segment(progress, str(labels[progress]), n, x, width))
+                    x += width
+            years.append(item)
+        trends.append(Trend(priority=priority, areas=area_counts.get(priority.pk, 0), years=years))
+    return trends

@@ -83,6 +83,7 @@ POLICY = {
     "workflows:agreement_renew": "mora",
     "workflows:agreement_compare": "mora",
     "workflows:agreement_timeline": "mora",
+    "workflows:agreement_timeline_csv": "mora",
     "workflows:agreement_as_of": "mora",
     "workflows:attachment": "mora",
     "workflows:step": "mora",
@@ -98,6 +99,7 @@ POLICY = {
     "workflows:county": "auth",
     "workflows:county_csv": "auth",
     "workflows:coverage": "auth",
+    "workflows:search": "auth",  # scoped to the user; tests/search
     "background:preferences": "auth",  # one's own e-mail setting
     "background:outbox": "administrator",
     "background:outbox_retry": "administrator",

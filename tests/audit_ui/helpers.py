@@ -35,13 +35,11 @@ def timeline_url(agreement, **params):
 
 
 def timeline_events(client, agreement, **params):
-    """Every event the timeline page shows (all pages), as the page's own objects."""
-    events, number = [], 1
-    while True:
-        response = client.get(timeline_url(agreement, page=number, **params))
-        assert response.status_code == 200, response.content.decode()[:2000]
-        page = response.context["page"]
-        events.extend(page.object_list)
-        if not page.has_next():
-            return events
-        number += 1
+    """Every event the timeline page shows (in all its groups of round and
+    stage), as the page's own objects; the groups hold each event once."""
+    response = client.get(timeline_url(agreement, **params))
+    assert response.status_code == 200, response.content.decode()[:2000]
+    events = response.context["events"]
+    in_groups = [e for phase in response.context["phases"] for e in phase.events]
+    assert sorted(map(id, in_groups)) == sorted(map(id, events))
+    return events

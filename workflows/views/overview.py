@@ -18,9 +18,11 @@ from django.utils.translation import gettext_lazy
 
 from accounts.permissions import sees_all_municipalities, visible_municipality_ids, who_can
 from cases.agreements.selectors import default_plan_period, plan_periods
+from cases.models import FollowUpEntry
 from cases.overview import selectors as overview
 from cases.overview.forms import CoverageFilterForm, OverviewFilterForm
 from cases.overview.selectors import SORTS
+from cases.overview.tilemap import tiles
 
 from .. import selectors
 
@@ -117,6 +119,7 @@ def county(request):
             "form": form,
             "period": period,
             "rows": rows,
+            "tiles": tiles(rows),
             "sort": sort,
             "sort_links": {key: _query(request, sort=key) for key in SORTS},
             "csv_query": _query(request),
@@ -204,6 +207,9 @@ def county_csv(request):
     return response
 
 
+PROGRESS_LEGEND = FollowUpEntry.Progress.choices
+
+
 @login_required
 def coverage(request):
     """Which priorities of a plan period the municipalities have taken up: for
@@ -217,9 +223,10 @@ def coverage(request):
     if not form.is_bound:
         form.initial["plan_period"] = period.pk if period else None
     result = overview.coverage(request.user, plan_period=period) if period else None
+    trends = overview.follow_up_trends(request.user, plan_period=period) if period else []
     return render(
         request,
         "workflows/overview/coverage.html",
-        {"form": form, "period": period, "coverage": result},
+        {"form": form, "period": period, "coverage": result, "trends": trends, "progress": PROGRESS_LEGEND},
         status=400 if form.is_bound and not form.is_valid() else 200,
     )

@@ -35,6 +35,7 @@ from storage.downloads import verified_file_response
 
 from .. import selectors, services
 from ..forms import DueDateForm, HandOverForm
+from ..process_map import process_map
 from .conflict import conflict
 from .overview import own_overview
 
@@ -114,6 +115,7 @@ def agreement_detail(request, pk):
             "agreement": agreement,
             "open_steps": open_steps,
             "done_steps": done_steps,
+            "process_map": process_map(agreement, open_steps, done_steps),
             "can_withdraw": can_act_for(request.user, agreement.municipality, Action.WITHDRAW)
             and not agreement.is_final,
             "can_change_due": is_coordinator,
