@@ -31,6 +31,8 @@ MEMBERSHIP_CREATED = _("Membership created")
 MEMBERSHIP_CHANGED_IN_ADMINISTRATION = _("Changed in the administration")
 DEMO_DATA = _("Demo data (seed_demo)")
 MAIL_PREFERENCE_CHANGED = _("E-mail preference changed")
+INTEGRATION_TOKEN_CREATED = _("Integration token created")
+INTEGRATION_TOKEN_REVOKED = _("Integration token revoked")
 
 
 def first_sign_in_through(*, provider) -> str:

@@ -50,6 +50,10 @@ INSTALLED_APPS = [
     "background",
     "storage",
     "ops",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -361,3 +365,47 @@ FOLLOW_UP_OPENS = env("FOLLOW_UP_OPENS", default="10-01")
 # working days before its due date, and on it; on the first working day after
 # it the step is escalated to the region's coordinators.
 REMINDER_WORKING_DAYS_BEFORE = env.int("REMINDER_WORKING_DAYS_BEFORE", default=3)
+
+
+# ---------------------------------------------------------------------------
+# The API (/api/v1/, api/): Django REST framework, its OpenAPI schema from
+# drf-spectacular, the documentation pages served from our own static files
+# (drf-spectacular-sidecar: no CDN).
+# ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.IntegrationTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.authentication.TokenRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DATETIME_FORMAT": "iso-8601",
+    "DATE_FORMAT": "iso-8601",
+}
+# API_TOKEN_RATE: requests an integration token may make, e.g. "600/min" (DRF's throttle
+# syntax), counted in the cache of each application server.
+API_TOKEN_RATE = env("API_TOKEN_RATE", default="600/min")
+# API_MAX_BODY_SIZE: the largest JSON body the API reads, in bytes; larger gets 413.
+API_MAX_BODY_SIZE = env.int("API_MAX_BODY_SIZE", default=256 * 1024)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Samverkan API",
+    "DESCRIPTION": "Culture collaboration agreements between Region Dalarna and its municipalities. "
+    "Version 1: fields are only ever added within it. README › API and webhooks.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        # Organisation.Kind and Party are the same two choices: one name for both.
+        "RegionOrMunicipalityEnum": "cases.agreements.models.Party",
+        "AttachmentKindEnum": "cases.agreements.models.Attachment.Kind",
+    },
+}
