@@ -4,7 +4,6 @@ edited or deleted, and each token's history is kept."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
@@ -21,6 +20,18 @@ class TokenCreationForm(forms.ModelForm):
     class Meta:
         model = IntegrationToken
         fields = ["name", "organisation", "role", "expires_at"]
+
+    def clean(self):
+        data = super().clean()
+        for field, message in services.token_errors(
+            organisation=data.get("organisation"),
+            role=data.get("role"),
+            expires_at=data.get("expires_at"),
+            name=data.get("name", ""),
+        ).items():
+            if field not in self.errors:
+                self.add_error(field, message)
+        return data
 
 
 @admin.register(IntegrationToken)
@@ -63,16 +74,13 @@ class IntegrationTokenAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        try:
-            created = services.token_create(
-                actor=request.user,
-                organisation=form.cleaned_data["organisation"],
-                role=form.cleaned_data["role"],
-                name=form.cleaned_data["name"],
-                expires_at=form.cleaned_data["expires_at"],
-            )
-        except ValidationError as error:
-            raise ValidationError(error) from error
+        created = services.token_create(
+            actor=request.user,
+            organisation=form.cleaned_data["organisation"],
+            role=form.cleaned_data["role"],
+            name=form.cleaned_data["name"],
+            expires_at=form.cleaned_data["expires_at"],
+        )
         obj.pk = created.token.pk
         messages.warning(
             request,

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts import audit_reasons as reasons
 from accounts import permissions
 from accounts.history import audit_context
+from accounts.models import Membership
 from accounts.services import membership_create, user_create, user_deactivate
 
 from .models import TOKEN_ROLES, IntegrationToken
@@ -38,19 +39,30 @@ class CreatedToken:
     key: str  # shown once, never stored
 
 
+def token_errors(*, organisation, role, expires_at, name) -> dict:
+    """What is wrong with a token's role, expiry and name: {field: message}, empty when nothing."""
+    errors = {}
+    if role not in TOKEN_ROLES:
+        errors["role"] = _("An integration token cannot have this role.")
+    elif organisation is not None:
+        try:  # the role must fit the organisation, as for a person's membership
+            Membership(organisation=organisation, role=role).clean()
+        except ValidationError as error:
+            errors.update({field: messages[0] for field, messages in error.message_dict.items()})
+    if expires_at is None or expires_at <= timezone.now():
+        errors["expires_at"] = _("The expiry must be in the future.")
+    if not (name or "").strip():
+        errors["name"] = _("Give the token a name.")
+    return errors
+
+
 @transaction.atomic
 def token_create(*, actor, organisation, role, name, expires_at) -> CreatedToken:
     """Create a token for ``organisation`` with ``role``, acting through an
     integration account of its own. Only administrators may."""
     if not permissions.can_administer(actor):
         raise PermissionDenied(_("Only administrators may create integration tokens."))
-    errors = {}
-    if role not in TOKEN_ROLES:
-        errors["role"] = _("An integration token cannot have this role.")
-    if expires_at is None or expires_at <= timezone.now():
-        errors["expires_at"] = _("The expiry must be in the future.")
-    if not (name or "").strip():
-        errors["name"] = _("Give the token a name.")
+    errors = token_errors(organisation=organisation, role=role, expires_at=expires_at, name=name)
     if errors:
         raise ValidationError(errors)
     prefix = secrets.token_hex(6)
