@@ -285,6 +285,11 @@ BACKGROUND_SCHEDULE = {
     "step_reminders": {"call": "workflows.reminders.send_step_reminders", "at": env("REMINDERS_AT", default="06:00")},
     # The daily digest of those who chose one, after the reminders of the day.
     "email_digest": {"call": "background.mail.send_digests", "at": env("DIGEST_AT", default="07:00")},
+    # A safety net for webhooks: retries that came due and anything a stopped worker left.
+    "deliver_webhooks": {
+        "call": "background.webhooks.deliver_due",
+        "every_seconds": env.float("DELIVER_WEBHOOKS_EVERY_SECONDS", default=60),
+    },
     # Old finished task rows of the queue (not the outbox, which is kept).
     "prune_task_results": {"call": "background.jobs.prune_task_results", "at": "03:30"},
     # The audit trail's signed checkpoints (README › The audit trail), where the signing key is.
@@ -409,3 +414,16 @@ SPECTACULAR_SETTINGS = {
         "AttachmentKindEnum": "cases.agreements.models.Attachment.Kind",
     },
 }
+
+# Webhooks (background/webhooks.py). WEBHOOK_TIMEOUT_SECONDS: how long one attempt may take
+# (default 5); WEBHOOK_RETRY_SECONDS (default 30) doubling up to WEBHOOK_RETRY_MAX_SECONDS
+# (default 3600) between attempts, WEBHOOK_MAX_ATTEMPTS (default 48: about two days) in all.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
+WEBHOOK_RETRY_SECONDS = env.float("WEBHOOK_RETRY_SECONDS", default=30)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=48)
+# WEBHOOKS_ALLOW_HTTP: also plain http URLs (the demo and tests only; default off).
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
+# WEBHOOKS_REFUSE_PRIVATE: refuse URLs that resolve to private, loopback or link-local
+# addresses (on in production, see production.py).
+WEBHOOKS_REFUSE_PRIVATE = env.bool("WEBHOOKS_REFUSE_PRIVATE", default=False)
