@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -70,3 +71,15 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         return error_response(_flatten(exc.detail), response.status_code, headers)
     return error_response([(None, str(exc.detail))], response.status_code, headers)
+
+
+# Django REST framework's Swedish catalogue words some of Django's own form
+# messages differently, and an app's catalogue outranks Django's: these keep
+# Django's wording on the pages and in the API alike (locale/sv outranks both).
+DJANGO_WORDING = (
+    gettext_noop("This field is required."),
+    gettext_noop("Enter a valid URL."),
+    gettext_noop("Enter a valid email address."),
+    gettext_noop("The submitted file is empty."),
+    gettext_noop("Upload a valid image. The file you uploaded was either not an image or a corrupted image."),
+)

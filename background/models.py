@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import audit_reasons
 from accounts.audited_models import AppendOnlyModel, AuditedModel
 from accounts.history import audited_history
 
@@ -170,7 +171,7 @@ class Webhook(AuditedModel):
     events it may be told of (accounts.permissions.organisation_sees)."""
 
     class Event(models.TextChoices):
-        AGREEMENT_OPENED = "agreement.opened", _("Agreement opened")
+        AGREEMENT_OPENED = "agreement.opened", audit_reasons.AGREEMENT_OPENED
         STAGE_CHANGED = "agreement.stage_changed", _("Stage changed")
         DECISION_RECORDED = "decision.recorded", _("Decision recorded")
         SIGNATURE_RECORDED = "signature.recorded", _("Signed")

@@ -162,7 +162,7 @@ def test_errors_follow_accept_language(coordinator_token):
         "field": "title",
         "errors": [{"message": "This field is required.", "field": "title"}],
     }
-    assert swedish.json()["message"] == "Det här fältet är obligatoriskt."
+    assert swedish.json()["message"] == "Detta fält måste fyllas i."
     assert default.json()["message"] == swedish.json()["message"]
 
 
