@@ -2,7 +2,7 @@
 
 from drf_spectacular.openapi import AutoSchema
 
-ERROR_CODES = ("400", "401", "403", "404", "405", "406", "413", "415", "429")
+ERROR_CODES = ("400", "401", "403", "404", "405", "406", "409", "413", "415", "429")
 
 
 class ApiSchema(AutoSchema):

@@ -13,6 +13,7 @@ from cases.models import (
     Attachment,
     CollaborationArea,
     Decision,
+    Party,
     PlanPeriod,
     PlanPriority,
     Signature,
@@ -251,3 +252,12 @@ class ErrorSerializer(ErrorItemSerializer):
 class AuditPageSerializer(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True)
     results = AuditEventSerializer(many=True)
+
+
+class DecisionRecordSerializer(StrictSerializer):
+    party = serializers.ChoiceField(choices=Party.choices)
+    body = serializers.CharField(max_length=200)
+    meeting_date = serializers.DateField()
+    paragraph = serializers.CharField(max_length=20)
+    outcome = serializers.ChoiceField(choices=Decision.Outcome.choices)
+    ends_agreement = serializers.BooleanField(default=False)

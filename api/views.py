@@ -8,27 +8,33 @@ from django.db.models import Prefetch
 from django.utils import translation
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from viewflow.workflow.exceptions import FlowLockFailed
 
 from accounts.models import Organisation
 from accounts.permissions import (
     Action,
+    can_attach,
     can_do_anywhere,
     can_read_audit,
     scope_by_municipality,
     visible_municipality_ids,
 )
 from cases.agreements import selectors as agreements
-from cases.agreements.forms import OpenAgreementForm
+from cases.agreements import services as case_services
+from cases.agreements.forms import AttachmentForm, DecisionForm, OpenAgreementForm
 from cases.audit import log, timeline
+from cases.exceptions import StepNotAllowed
 from cases.follow_ups.models import FollowUpEntry
 from cases.meetings import selectors as meetings
-from cases.models import PlanPeriod, PlanPriority
+from cases.models import Party, PlanPeriod, PlanPriority
 from workflows import selectors as steps
 from workflows import services as flow_services
+from workflows.runner import run_step
 
 from . import serializers as s
 from .errors import language_of
@@ -156,6 +162,85 @@ class AgreementDetail(ApiMixin, generics.RetrieveAPIView):
 
     def get_object(self):
         return agreements.agreement_for(self.request.user, self.kwargs["pk"])
+
+
+class AttachmentUpload(ApiMixin, APIView):
+    """Attach a file to the agreement (multipart, field ``file``): those who
+    take steps on it may, as on its page; the same checks of size and type."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+        responses={201: s.AttachmentSerializer},
+    )
+    def post(self, request, pk):
+        agreement = agreements.agreement_for(request.user, pk)  # 404 before anything else
+        if not can_attach(request.user, agreement):
+            raise PermissionDenied
+        unknown = sorted((set(request.data) | set(request.FILES)) - {"file"})
+        if unknown:
+            raise ValidationError({name: [translation.gettext("Unknown field.")] for name in unknown})
+        form = AttachmentForm(data=request.data, files=request.FILES)
+        if not form.is_valid():
+            raise ValidationError({name: [str(m) for m in messages] for name, messages in form.errors.items()})
+        attachment = case_services.attachment_add(
+            actor=request.user, agreement=agreement, uploaded=form.cleaned_data["file"]
+        )
+        return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class DecisionRecord(ApiMixin, APIView):
+    """Record the region's or the municipality's decision: the step the
+    decision page takes, with its form, its checks and its service; refused
+    (409) when that step is not open, 403 for one who may not take it."""
+
+    @extend_schema(request=s.DecisionRecordSerializer, responses={201: s.DecisionSerializer})
+    def post(self, request, pk):
+        agreement = agreements.agreement_for(request.user, pk)  # 404 before anything else
+        body = s.DecisionRecordSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        party = body.validated_data["party"]
+        step = "region_decision" if party == Party.REGION else "municipal_decision"
+        task = steps.open_step_of(agreement, step)
+        if task is None:
+            raise Conflict(translation.gettext("This step cannot be taken now: the agreement has moved on."))
+        if not task.flow_task.can_execute(request.user, task, agreement.municipality):
+            raise PermissionDenied(translation.gettext("You may not take this step."))
+        form = DecisionForm(data={k: v for k, v in body.validated_data.items() if k != "party"})
+        if not form.is_valid():
+            raise ValidationError({name: [str(m) for m in messages] for name, messages in form.errors.items()})
+        data = form.cleaned_data
+        try:
+            decision = run_step(
+                agreement=agreement,
+                step_name=step,
+                actor=request.user,
+                perform=lambda: case_services.decision_record(
+                    actor=request.user,
+                    agreement=agreement,
+                    party=party,
+                    body=data["body"],
+                    meeting_date=data["meeting_date"],
+                    paragraph=data["paragraph"],
+                    outcome=data["outcome"],
+                    ends_agreement=data["ends_agreement"],
+                ),
+            )
+        except (StepNotAllowed, FlowLockFailed) as error:
+            raise Conflict(getattr(error, "message", None) or str(error)) from error
+        return Response(s.DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
 
 
 class AgreementChildList(ApiMixin, generics.ListAPIView):

@@ -4,6 +4,7 @@
 - ``global``: lists scoped to the caller (organisations, plan periods, agreements, meetings);
 - ``mora``: concerns one of Mora's objects: others' callers get 404 (403/405 for methods
   that are not there);
+- ``mora_write``: a write on one of Mora's objects (POST only): others' callers get 403/404;
 - ``reader``: the global audit log: coordinators and auditors only."""
 
 API_POLICY = {
@@ -19,6 +20,8 @@ API_POLICY = {
     "api:agreement_follow_ups": "mora",
     "api:agreement_open_steps": "mora",
     "api:agreement_events": "mora",
+    "api:agreement_attachments": "mora_write",
+    "api:agreement_decisions": "mora_write",
     "api:meetings": "global",
     "api:meeting": "mora",
     "api:audit_log": "reader",

@@ -45,7 +45,12 @@ def test_every_api_pattern_is_in_the_policy_table():
 def urls(name, objects):
     if name in ("api:agreement", "api:agreement_revisions", "api:agreement_follow_ups"):
         return [reverse(name, args=[objects["mora"].pk])]
-    if name in ("api:agreement_open_steps", "api:agreement_events"):
+    if name in (
+        "api:agreement_open_steps",
+        "api:agreement_events",
+        "api:agreement_attachments",
+        "api:agreement_decisions",
+    ):
         return [reverse(name, args=[objects["mora"].pk])]
     if name == "api:meeting":
         return [reverse(name, args=[objects["meeting"].pk])]
@@ -130,7 +135,7 @@ def test_walk_every_api_endpoint_as_every_caller(world, coordinator, auditor, fa
                         problem = f"{code} {response['Content-Type']} instead of JSON"
                     elif who in UNAUTHENTICATED and code not in (401, 403):
                         problem = f"{code} without a valid session or token"
-                    elif who in FALUN and kind == "mora" and code not in REFUSED_MORA:
+                    elif who in FALUN and kind in ("mora", "mora_write") and code not in REFUSED_MORA:
                         problem = f"{code} on a Mora URL"
                     elif who in FALUN and mora_case in body:
                         problem = "Mora's case number shown to Falun"
@@ -140,7 +145,14 @@ def test_walk_every_api_endpoint_as_every_caller(world, coordinator, auditor, fa
                         problem = f"{code}: the audit log read by a {who}"
                     elif who in MORA_READERS and kind in ("mora", "global") and method == "get" and code != 200:
                         problem = f"{code}: Mora's reader refused"
-                    elif method == "get" and who not in UNAUTHENTICATED and code not in (200, 403, 404):
+                    elif kind == "mora_write" and method == "get" and who not in UNAUTHENTICATED and code != 405:
+                        problem = f"{code} on a GET of a write-only endpoint"
+                    elif (
+                        kind != "mora_write"
+                        and method == "get"
+                        and who not in UNAUTHENTICATED
+                        and code not in (200, 403, 404)
+                    ):
                         problem = f"{code} on a read"
                     if before is not None:
                         after = row_counts()

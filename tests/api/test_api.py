@@ -231,3 +231,68 @@ def test_meetings_plan_periods_and_details(two, falun_token):
     assert client.get(f"{AGREEMENTS}{two['falun'].pk}/revisions/").json()
     assert client.get(f"{AGREEMENTS}{two['falun'].pk}/open-steps/").json()[0]["step"]
     assert client.get("/api/v1/meetings/").status_code == 200
+
+
+def test_attaching_a_file_as_on_the_page(two, falun_token, auditor_token, administrator):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cases.models import Attachment
+
+    url = f"{AGREEMENTS}{two['falun'].pk}/attachments/"
+
+    def upload(key, name="bilaga.pdf", content=b"%PDF-1.4 x", target=url, **extra):
+        return token_client(key, "en").post(
+            target, {"file": SimpleUploadedFile(name, content, content_type="application/pdf"), **extra}
+        )
+
+    response = upload(falun_token.key)
+    assert response.status_code == 201, response.content
+    assert Attachment.objects.get(pk=response.json()["id"]).uploaded_by.integration_token == falun_token.token
+    refused = [
+        (upload(auditor_token.key), 403),  # reads only
+        (upload(falun_token.key, target=f"{AGREEMENTS}{two['mora'].pk}/attachments/"), 404),  # Mora's
+        (upload(falun_token.key, name="virus.exe", content=b"MZ\x90\x00"), 400),  # the page's type check
+        (upload(falun_token.key, colour="red"), 400),
+    ]
+    for response, code in refused:
+        assert response.status_code == code, response.content
+        assert response.json()["message"]
+    assert Attachment.objects.count() == 1
+    empty = token_client(falun_token.key).post(url, {})
+    assert empty.status_code == 400 and empty.json()["field"] == "file"
+
+
+def test_recording_a_decision_as_the_decision_step_does(two, falun_token, coordinator_token, auditor_token, settings):
+    from cases.models import Decision
+
+    mora, falun = two["mora"], two["falun"]  # Mora awaits its decisions; Falun is in review
+    period_start = mora.plan_period.starts_on.isoformat()
+    body = {
+        "party": "region",
+        "body": "Kultur- och bildningsnämnden",
+        "meeting_date": period_start,
+        "paragraph": "§ 12",
+        "outcome": "approved",
+    }
+
+    def post(key, agreement, data):
+        return token_client(key, "en").post(
+            f"{AGREEMENTS}{agreement.pk}/decisions/", data, content_type="application/json"
+        )
+
+    for key, agreement, data, code in [
+        (auditor_token.key, mora, body, 403),  # reads only
+        (falun_token.key, mora, {**body, "party": "municipality"}, 404),  # Mora's
+        (falun_token.key, falun, {**body, "party": "municipality"}, 409),  # Falun is not at its decision
+        (coordinator_token.key, mora, {**body, "party": "municipality"}, 403),  # the municipality's step
+        (coordinator_token.key, mora, {**body, "meeting_date": "1999-01-01"}, 400),  # the page's date check
+        (coordinator_token.key, mora, {**body, "outcome": "maybe"}, 400),
+        (coordinator_token.key, mora, {**body, "minutes": "x"}, 400),  # unknown field
+    ]:
+        response = post(key, agreement, data)
+        assert response.status_code == code, (data, response.content)
+    assert not Decision.objects.filter(agreement=mora).exists()
+    response = post(coordinator_token.key, mora, body)
+    assert response.status_code == 201, response.content
+    assert Decision.objects.get(agreement=mora).recorded_by.integration_token == coordinator_token.token
+    assert post(coordinator_token.key, mora, body).status_code == 409  # taken already
