@@ -31,6 +31,10 @@ MEMBERSHIP_CREATED = _("Membership created")
 MEMBERSHIP_CHANGED_IN_ADMINISTRATION = _("Changed in the administration")
 DEMO_DATA = _("Demo data (seed_demo)")
 MAIL_PREFERENCE_CHANGED = _("E-mail preference changed")
+INTEGRATION_TOKEN_CREATED = _("Integration token created")
+INTEGRATION_TOKEN_REVOKED = _("Integration token revoked")
+WEBHOOK_REGISTERED = _("Webhook registered")
+WEBHOOK_DEACTIVATED = _("Webhook deactivated")
 
 
 def first_sign_in_through(*, provider) -> str:

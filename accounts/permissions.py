@@ -359,6 +359,13 @@ def can_hand_over_steps(user, municipality):
     return can_act_for(user, municipality, Action.DRAFT)
 
 
+def organisation_sees(organisation, municipality_id):
+    """May ``organisation`` as a whole (a webhook it registered) be told about
+    ``municipality_id``'s agreements? The region sees every municipality's, a
+    municipality its own: what its people may see at most."""
+    return organisation.is_region or organisation.pk == municipality_id
+
+
 def can_manage_outgoing_email(user):
     """Administrators see the e-mail outbox (what failed, and why) and send
     failed messages again."""

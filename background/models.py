@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import audit_reasons
 from accounts.audited_models import AppendOnlyModel, AuditedModel
 from accounts.history import audited_history
 
@@ -162,3 +163,86 @@ class ScheduledJob(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Webhook(AuditedModel):
+    """A URL of another system that is told of events (background.webhooks).
+    Registered by an administrator for an organisation, which decides which
+    events it may be told of (accounts.permissions.organisation_sees)."""
+
+    class Event(models.TextChoices):
+        AGREEMENT_OPENED = "agreement.opened", audit_reasons.AGREEMENT_OPENED
+        STAGE_CHANGED = "agreement.stage_changed", _("Stage changed")
+        DECISION_RECORDED = "decision.recorded", _("Decision recorded")
+        SIGNATURE_RECORDED = "signature.recorded", _("Signed")
+        FOLLOW_UP_SUBMITTED = "follow_up.submitted", _("Follow-up handed in")
+        AGREEMENT_WITHDRAWN = "agreement.withdrawn", _("Agreement withdrawn")
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="+", verbose_name=_("organisation")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    url = models.URLField(_("URL"), max_length=500)
+    events = models.JSONField(_("events"), default=list)
+    secret = models.CharField(_("signing secret"), max_length=100, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    history = audited_history(excluded_fields=["secret"])
+
+    class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+        ordering = ["organisation__name", "name", "pk"]
+
+    def __str__(self):
+        return f"{self.name} ({self.url})"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one webhook: queued in the transaction of the change,
+    sent by the worker, in order per agreement, retried with backoff. The
+    body is kept exactly as signed and sent."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("webhook"))
+    event = models.CharField(_("event"), max_length=40, choices=Webhook.Event.choices)
+    agreement = models.ForeignKey(
+        "cases.Agreement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("agreement"),
+    )
+    body = models.TextField(_("body"))
+    created_at = models.DateTimeField(_("queued"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, default=timezone.now)
+    response_code = models.PositiveSmallIntegerField(_("response code"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"], condition=Q(status="pending"), name="webhookdelivery_due_idx"
+            ),
+            models.Index(
+                fields=["webhook", "agreement", "id"], condition=Q(status="pending"), name="webhook_order_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.event} → {self.webhook_id} ({self.get_status_display()})"

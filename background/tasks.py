@@ -7,7 +7,7 @@ change that causes it, run by the same ``run_worker`` processes."""
 from django.utils.module_loading import import_string
 from django_tasks import task
 
-from . import mail, schedule
+from . import mail, schedule, webhooks
 
 # Messages one task sends at most before it queues the next: a worker asked to
 # stop (SIGTERM) finishes its task first, so a task must not take long.
@@ -27,3 +27,9 @@ def run_job(name: str, slot: str):
     job = schedule.job(name)
     result = import_string(job.call)()
     return {"job": name, "slot": slot, "result": result if isinstance(result, (int, str, type(None))) else str(result)}
+
+
+@task()
+def deliver_webhooks():
+    """POST the webhook deliveries that are due (see background.webhooks.deliver_due)."""
+    return webhooks.deliver_due(limit=BATCH)

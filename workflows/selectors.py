@@ -154,3 +154,14 @@ def mark_overdue(agreements):
 def is_overdue(task):
     deadline = getattr(task, "deadline", None)
     return deadline is not None and task.status in OPEN and deadline.due_on < timezone.localdate()
+
+
+def open_step_of(agreement, step_name):
+    """The open task of the step ``step_name`` on ``agreement``, or None."""
+    return (
+        Task.objects.select_related("owner")
+        .filter(
+            process__agreementprocess__agreement=agreement, flow_task=getattr(AgreementFlow, step_name), status__in=OPEN
+        )
+        .first()
+    )

@@ -20,6 +20,8 @@ from accounts import audit_reasons as reasons
 from accounts.history import audit_context
 from accounts.models import Organisation
 from accounts.permissions import Action, can_attach, require
+from background.models import Webhook
+from background.webhooks import queue_event
 
 from ..exceptions import StepNotAllowed
 from ..files import validate_upload
@@ -37,6 +39,14 @@ from .models import (
     Signature,
     Stage,
 )
+
+Event = Webhook.Event
+
+
+def _stage_changed(agreement, before):
+    """Tell the webhooks that the agreement moved from stage ``before`` (in this transaction)."""
+    if agreement.stage != before:
+        queue_event(Event.STAGE_CHANGED, agreement, {"from": before, "to": agreement.stage})
 
 
 def require_stage(agreement, *stages):
@@ -115,6 +125,7 @@ def agreement_create(
                     % {"municipality": municipality, "period": plan_period}
                 }
             ) from exc
+        queue_event(Event.AGREEMENT_OPENED, agreement, {"title": agreement.title})
     return agreement
 
 
@@ -207,6 +218,7 @@ def agreement_submit_for_review(
         )
         agreement.stage = Stage.REVIEW
         agreement.save()
+        _stage_changed(agreement, Stage.DRAFTING)
     return revision
 
 
@@ -228,6 +240,7 @@ def review_accept(*, actor, agreement: Agreement, comment: str = "") -> Agreemen
             )
         agreement.stage = Stage.APPROVAL
         agreement.save()
+        _stage_changed(agreement, Stage.REVIEW)
     return agreement
 
 
@@ -257,6 +270,7 @@ def review_request_changes(*, actor, agreement: Agreement, comments: list[tuple]
         agreement.stage = Stage.DRAFTING
         agreement.review_round += 1
         agreement.save()
+        _stage_changed(agreement, Stage.REVIEW)
     return created
 
 
@@ -394,6 +408,12 @@ def decision_record(
                 agreement.stage = Stage.SIGNING
         if agreement.stage != Stage.APPROVAL:
             agreement.save()  # the first approval changes nothing on the agreement: its history is the decision's
+        queue_event(
+            Event.DECISION_RECORDED,
+            agreement,
+            {"decision": decision.pk, "party": decision.party, "outcome": decision.outcome},
+        )
+        _stage_changed(agreement, Stage.APPROVAL)
     return decision
 
 
@@ -451,6 +471,8 @@ def signature_record(
             agreement.stage = Stage.IN_FORCE
             agreement.in_force_since = max(s.signed_on for s in signatures)
             agreement.save()  # the first signature changes nothing on the agreement: its history is the signature's
+        queue_event(Event.SIGNATURE_RECORDED, agreement, {"signature": signature.pk, "party": signature.party})
+        _stage_changed(agreement, Stage.SIGNING)
     return signature
 
 
@@ -466,10 +488,13 @@ def agreement_withdraw(*, actor, agreement: Agreement, reason: str) -> Agreement
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the agreement is withdrawn.")})
     with audit_context(actor=actor, reason=reasons.agreement_withdrawn(reason=reason.strip())):
+        before = agreement.stage
         agreement.stage = Stage.WITHDRAWN
         agreement.ended_at = timezone.now()
         agreement.end_reason = reason.strip()
         agreement.save()
+        queue_event(Event.AGREEMENT_WITHDRAWN, agreement, {"reason": agreement.end_reason})
+        _stage_changed(agreement, before)
     return agreement
 
 
@@ -490,6 +515,7 @@ def agreement_close(*, agreement: Agreement) -> Agreement:
         agreement.ended_at = timezone.now()
         agreement.end_reason = _("The plan period %(period)s has ended.") % {"period": agreement.plan_period}
         agreement.save()
+        _stage_changed(agreement, Stage.IN_FORCE)
     return agreement
 
 

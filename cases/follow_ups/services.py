@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from accounts import audit_reasons as reasons
 from accounts.history import audit_context
 from accounts.permissions import Action, require
+from background.models import Webhook
+from background.webhooks import queue_event
 
 from ..agreements.models import Agreement, Attachment, Stage
 from ..agreements.services import attachment_add, lock_agreement, require_stage
@@ -104,6 +106,9 @@ def follow_up_report(*, actor, follow_up: FollowUp, entries: list[EntryInput], s
             follow_up.submitted_by = actor
             follow_up.submitted_at = timezone.now()
             follow_up.save()
+            queue_event(
+                Webhook.Event.FOLLOW_UP_SUBMITTED, agreement, {"follow_up": follow_up.pk, "year": follow_up.year}
+            )
     return follow_up
 
 

@@ -50,6 +50,10 @@ INSTALLED_APPS = [
     "background",
     "storage",
     "ops",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -289,6 +293,11 @@ BACKGROUND_SCHEDULE = {
         "call": "accounts.services.sync_absence_grants",
         "every_seconds": env.float("ABSENCE_GRANTS_EVERY_SECONDS", default=300),
     },
+    # A safety net for webhooks: retries that came due and anything a stopped worker left.
+    "deliver_webhooks": {
+        "call": "background.webhooks.deliver_due",
+        "every_seconds": env.float("DELIVER_WEBHOOKS_EVERY_SECONDS", default=60),
+    },
     # Old finished task rows of the queue (not the outbox, which is kept).
     "prune_task_results": {"call": "background.jobs.prune_task_results", "at": "03:30"},
     # The audit trail's signed checkpoints (README › The audit trail), where the signing key is.
@@ -369,3 +378,60 @@ FOLLOW_UP_OPENS = env("FOLLOW_UP_OPENS", default="10-01")
 # working days before its due date, and on it; on the first working day after
 # it the step is escalated to the region's coordinators.
 REMINDER_WORKING_DAYS_BEFORE = env.int("REMINDER_WORKING_DAYS_BEFORE", default=3)
+
+
+# ---------------------------------------------------------------------------
+# The API (/api/v1/, api/): Django REST framework, its OpenAPI schema from
+# drf-spectacular, the documentation pages served from our own static files
+# (drf-spectacular-sidecar: no CDN).
+# ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.IntegrationTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.authentication.TokenRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DATETIME_FORMAT": "iso-8601",
+    "DATE_FORMAT": "iso-8601",
+}
+# API_TOKEN_RATE: requests an integration token may make, e.g. "600/min" (DRF's throttle
+# syntax), counted in the cache of each application server.
+API_TOKEN_RATE = env("API_TOKEN_RATE", default="600/min")
+# API_MAX_BODY_SIZE: the largest JSON body the API reads, in bytes; larger gets 413.
+API_MAX_BODY_SIZE = env.int("API_MAX_BODY_SIZE", default=256 * 1024)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Samverkan API",
+    "DESCRIPTION": "Culture collaboration agreements between Region Dalarna and its municipalities. "
+    "Version 1: fields are only ever added within it. README › API and webhooks.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        # Organisation.Kind and Party are the same two choices: one name for both.
+        "RegionOrMunicipalityEnum": "cases.agreements.models.Party",
+        "AttachmentKindEnum": "cases.agreements.models.Attachment.Kind",
+    },
+}
+
+# Webhooks (background/webhooks.py). WEBHOOK_TIMEOUT_SECONDS: how long one attempt may take
+# (default 5); WEBHOOK_RETRY_SECONDS (default 30) doubling up to WEBHOOK_RETRY_MAX_SECONDS
+# (default 3600) between attempts, WEBHOOK_MAX_ATTEMPTS (default 48: about two days) in all.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
+WEBHOOK_RETRY_SECONDS = env.float("WEBHOOK_RETRY_SECONDS", default=30)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=48)
+# WEBHOOKS_ALLOW_HTTP: also plain http URLs (the demo and tests only; default off).
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
+# WEBHOOKS_REFUSE_PRIVATE: refuse URLs that resolve to private, loopback or link-local
+# addresses (on in production, see production.py).
+WEBHOOKS_REFUSE_PRIVATE = env.bool("WEBHOOKS_REFUSE_PRIVATE", default=False)

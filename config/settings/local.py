@@ -4,6 +4,8 @@ from .base import *  # noqa: F403
 from .base import BASE_DIR, INSTALLED_APPS, env
 
 DEBUG = True
+# The demo: webhooks to a receiver on this machine over plain http.
+WEBHOOKS_ALLOW_HTTP = True
 SECRET_KEY = env("SECRET_KEY", default="local-demo-key-not-for-production-use-0123456789")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # The worker beside the server (`make run`) prints the e-mails it sends, unless EMAIL_URL is set.

@@ -65,6 +65,9 @@ DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DEBUG = False
+# Webhooks never to addresses inside the network, never over plain http.
+WEBHOOKS_REFUSE_PRIVATE = env.bool("WEBHOOKS_REFUSE_PRIVATE", default=True)
+WEBHOOKS_ALLOW_HTTP = False
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
