@@ -93,6 +93,23 @@ def areas_copied_from(*, case_number) -> str:
     return gettext("Collaboration areas copied from %(case)s") % {"case": case_number}
 
 
+def imported_from(*, file_name) -> str:
+    """``file_name``: the name of the uploaded spreadsheet."""
+    return gettext("Imported from %(file)s") % {"file": file_name}
+
+
+# ---------------------------------------------------------------------------
+# The regional plan: periods and priorities (cases.plans.services)
+# ---------------------------------------------------------------------------
+
+PLAN_PERIOD_CREATED = _("Plan period created")
+PLAN_PERIOD_CHANGED = _("Plan period changed")
+PRIORITY_CREATED = _("Plan priority created")
+PRIORITY_CHANGED = _("Plan priority changed")
+PRIORITY_RETIRED = _("Plan priority retired")
+PRIORITY_REINSTATED = _("Plan priority offered again")
+
+
 # ---------------------------------------------------------------------------
 # Yearly follow-ups (cases.follow_ups.services)
 # ---------------------------------------------------------------------------

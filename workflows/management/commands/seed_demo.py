@@ -9,7 +9,7 @@ from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
 from cases.meetings.demo import seed_demo_meetings
-from workflows.demo import seed_demo_agreements
+from workflows.demo import seed_demo_agreements, seed_earlier_agreements
 from workflows.notifications import notifications_suppressed
 
 
@@ -21,8 +21,10 @@ class Command(BaseCommand):
         created = seed_demo_users()
         self.stdout.write(f"Demo users created: {created} (of {len(DEMO_USERS)}).")
         with notifications_suppressed():
+            earlier = seed_earlier_agreements()
             agreements = seed_demo_agreements()
             seed_demo_meetings()
+        self.stdout.write(f"Earlier agreements (2019–2022) imported: {earlier}.")
         self.stdout.write(f"Demo agreements created: {agreements}.")
         self.stdout.write(f"Every demo user's password: {DEMO_PASSWORD}")
         for email, _name, _title, role, kommunkod in DEMO_USERS:
