@@ -31,6 +31,9 @@ MEMBERSHIP_CREATED = _("Membership created")
 MEMBERSHIP_CHANGED_IN_ADMINISTRATION = _("Changed in the administration")
 DEMO_DATA = _("Demo data (seed_demo)")
 MAIL_PREFERENCE_CHANGED = _("E-mail preference changed")
+PERSON_INVITED = _("Invited by e-mail")
+PARTNER_ADDED = _("Partner in the dialogue added")
+INVITATION_ACCEPTED = _("Invitation accepted: password set")
 
 
 def first_sign_in_through(*, provider) -> str:

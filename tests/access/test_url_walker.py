@@ -95,6 +95,11 @@ POLICY = {
     "background:preferences": "auth",  # one's own e-mail setting
     "background:outbox": "administrator",
     "background:outbox_retry": "administrator",
+    "accounts:people": "plan",
+    "accounts:organisations": "plan",
+    "accounts:organisation": "plan",
+    "accounts:person": "plan",
+    "accounts:invitation": "public",  # the activation link of an invited person, before they can sign in
     "workflows:plan_periods": "plan",
     "workflows:plan_period_new": "plan",
     "workflows:plan_period": "plan",
@@ -239,6 +244,12 @@ def urls_for(name, route, world):
         ]
     if name == "workflows:attachment":
         return [reverse(name, args=[world["attachment"].pk])]
+    if name == "accounts:organisation":
+        return [reverse(name, args=[mora.municipality_id])]
+    if name == "accounts:person":
+        return [reverse(name, args=[mora.created_by_id])]
+    if name == "accounts:invitation":
+        return [reverse(name, args=["no-such-invitation"])]
     if name == "accounts:enrolment_link":
         return [reverse(name, args=["no-such-link"])]
     if name in ("accounts:oidc_login", "accounts:oidc_callback"):
