@@ -13,13 +13,12 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_safe
 
 from accounts.permissions import can_manage_plan, can_read_plan_administration
 from cases.agreements import imports
@@ -84,7 +83,12 @@ def _import_agreements(request):
             else:
                 messages.success(
                     request,
-                    _("%(count)s agreements imported from %(file)s.") % {"count": len(created), "file": data["file"]},
+                    ngettext(
+                        "One agreement imported from %(file)s.",
+                        "%(count)s agreements imported from %(file)s.",
+                        len(created),
+                    )
+                    % {"count": len(created), "file": data["file"]},
                 )
                 return redirect("workflows:agreements")
     elif request.method == "POST":
@@ -126,11 +130,12 @@ def _import_agreements(request):
     )
 
 
-@require_safe
 @login_required
 def import_template(request, fmt):
     if not can_read_plan_administration(request.user):
         raise PermissionDenied
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     rows = imports.template_rows()
     if fmt == "csv":
         buffer = io.StringIO()

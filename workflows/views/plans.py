@@ -8,9 +8,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
 
 from accounts.permissions import can_manage_plan, can_read_plan_administration
 from cases.forms import apply_errors
@@ -30,10 +30,11 @@ def _require_manage(request):
         raise PermissionDenied
 
 
-@require_safe
 @login_required
 def period_list(request):
     _require_read(request.user)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     periods = PlanPeriod.objects.annotate(
         agreement_count=Count("agreements", distinct=True),
         priority_count=Count("priorities", filter=Q(priorities__retired_at=None), distinct=True),
