@@ -43,11 +43,8 @@ def test_a_coordinator_imports_earlier_agreements_in_the_browser(
         clean(axe_scan, page, url)
 
     page.goto(live_server.url + reverse("workflows:import_agreements"))
+    assert page.locator("h1").inner_text() == "Importera tidigare överenskommelser", page.url
     clean(axe_scan, page, "import")
-    with page.expect_download() as download:
-        page.click("text=Excel (XLSX)")
-    assert download.value.suggested_filename == "overenskommelser-mall.xlsx"
-
     upload = tmp_path / "ludvika-2019.csv"
     upload.write_text(CSV, encoding="utf-8")
     page.set_input_files("input[name=file]", str(upload))
@@ -64,6 +61,7 @@ def test_a_coordinator_imports_earlier_agreements_in_the_browser(
     assert agreement.case_number == "RD 2019/0042" and agreement.municipality.name == "Ludvika"
 
     # A bad file: the errors are shown, row by row, and nothing more is imported.
+    page.goto(live_server.url + reverse("workflows:import_agreements"))
     upload.write_text(CSV.replace("2085;", "9999;").replace("0042", "0043"), encoding="utf-8")
     page.set_input_files("input[name=file]", str(upload))
     with page.expect_navigation():
@@ -72,6 +70,13 @@ def test_a_coordinator_imports_earlier_agreements_in_the_browser(
     assert page.locator("button[name=confirm]").count() == 0
     clean(axe_scan, page, "dry run with errors")
     assert Agreement.objects.count() == 1
+
+    # The template downloads (in a second tab).
+    other = page.context.new_page()
+    other.goto(live_server.url + reverse("workflows:import_agreements"))
+    with other.expect_download() as download:
+        other.click("text=Excel (XLSX)")
+    assert download.value.suggested_filename == "overenskommelser-mall.xlsx"
 
 
 def test_the_people_and_organisation_pages_pass_axe(live_server, context_for, axe_scan):
