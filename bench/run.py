@@ -32,11 +32,20 @@ two-step verification of coordinators off; everything else is production.
 Percentiles are computed here from every response time (Locust's own round
 those over 100 ms to 10 ms); the steps part runs its coordinators in threads,
 as it checks who was told what, request by request.
-The steps benchmark adds a plan period named "Bänk …" with 1,180 agreements
-awaiting decisions to the database each time it runs.
+The steps benchmark adds plan periods named "Bänk …" with 1,180 agreements
+awaiting decisions to the database each time it runs. So that this never
+changes what the pages show, those periods end yesterday and start before
+every other period, and are closed for agreements: none of the rules of
+cases.agreements.selectors.default_plan_period can choose one (the county
+overview and a cultural head's own panel keep showing the real current
+period; tests/perf/test_bench_isolation.py). At its end the steps part
+withdraws the agreements it made (their open steps cancelled), so no inbox
+keeps them. Each page's measurement records the plan period and the number
+of rows it showed.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -303,24 +312,59 @@ def people():
     return {"coordinator": dalarna, "head": falun, "coordinators": coordinators, "heads": heads}
 
 
+TBODY = re.compile(r"<tbody>(.*?)</tbody>", re.DOTALL)
+TABLE_ROW = re.compile(r"<tr\b.*?</tr>", re.DOTALL)
+PERIOD_SELECT = re.compile(r'<select name="plan_period"[^>]*>(.*?)</select>', re.DOTALL)
+SELECTED = re.compile(r'<option value="[^"]+" selected>([^<]*)</option>')  # a period, not "all"
+OWN_PERIOD = re.compile(r'<h2 id="own-overview">([^<]*)</h2>')
+
+
+def shown(body):
+    """What a page showed: {"period": the plan period it was for (the selected
+    one of its period filter, or that of a cultural head's own panel; None for
+    pages not about one period), "rows": the rows of its tables (an "empty"
+    row spanning the table not counted)}. So a figure always says which data
+    it was measured on."""
+    import html as html_module
+
+    html = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    rows = sum(1 for tbody in TBODY.findall(html) for row in TABLE_ROW.findall(tbody) if "colspan" not in row)
+    period = None
+    select = PERIOD_SELECT.search(html)
+    if select and (chosen := SELECTED.search(select.group(1))):
+        period = html_module.unescape(chosen.group(1))
+    elif own := OWN_PERIOD.search(html):
+        period = html_module.unescape(own.group(1)).strip().rsplit(" ", 1)[-1]  # "Your municipality in 2023–2026"
+    return {"period": period, "rows": rows}
+
+
 def unloaded(server, pages, who, requests=15, warmup=3):
-    """One request at a time: median and p95 of each page."""
+    """One request at a time: median and p95 of each page, and what it showed
+    (plan period and rows, from its first path)."""
     results = {}
     for page in pages:
         client = Client(server.port, who[page.role])
-        times, errors = [], 0
+        times, errors, showed = [], 0, None
         for n in range(warmup + requests):
-            status, ms, _body = client.get(page.path())
+            status, ms, body = client.get(page.path())
             if status != 200:
                 errors += 1
             elif n >= warmup:
                 times.append(ms)
+            if showed is None and status == 200:
+                showed = shown(body)
+        showed = showed or {"period": None, "rows": None}
         results[page.key] = {
             "p50": statistics.median(times) if times else None,
             "p95": percentile(times, 95),
             "errors": errors,
+            **showed,
         }
-        print(f"    {page.label:40} {results[page.key]['p50'] or 0:8.1f} ms median", flush=True)
+        print(
+            f"    {page.label:40} {results[page.key]['p50'] or 0:8.1f} ms median"
+            f"   period: {showed['period'] or '–'}, rows: {showed['rows']}",
+            flush=True,
+        )
     return results
 
 
@@ -481,9 +525,26 @@ def floors(pages, who, repeats=15):
 # ---------------------------------------------------------------------------
 
 
-def prepare_decisions(count):
-    """Plan periods around today with ``count`` agreements awaiting both decisions:
-    one taken that far through the services (bench/loadtest), then cloned."""
+def bench_period_dates(today):
+    """(starts_on, ends_on) of the steps benchmark's plan periods: ending
+    yesterday (so never the period that contains today) and starting before
+    every other period (so never the latest either). Closed for agreements,
+    such a period is never the one ``default_plan_period`` chooses, whatever
+    the day, while the decisions' meeting date (yesterday: not in the future,
+    within the period) is still valid."""
+    import datetime
+
+    from cases.models import PlanPeriod
+
+    first = PlanPeriod.objects.order_by("starts_on").values_list("starts_on", flat=True).first()
+    starts_on = min(first or today, today - datetime.timedelta(days=400)) - datetime.timedelta(days=1)
+    return starts_on, today - datetime.timedelta(days=1)
+
+
+def prepare_decisions(count, reference=None):
+    """Plan periods that are never the default (``bench_period_dates``) with
+    ``count`` agreements awaiting both decisions: one taken that far through
+    the services (bench/loadtest), then cloned."""
     import datetime
     import random
 
@@ -498,20 +559,20 @@ def prepare_decisions(count):
 
     today = timezone.localdate()
     now = timezone.now()
-    municipalities = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).count()
+    if reference is None:
+        municipalities = Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).count()
+        reference = ensure_reference(municipalities=municipalities, log=lambda *a: None)
+    municipalities = len(reference.municipalities)
+    starts_on, ends_on = bench_period_dates(today)
     # One live agreement per municipality and period: enough periods for ``count``.
     name = f"Bänk {now:%Y%m%d-%H%M%S}"
     periods = []
     for n in range(-(-count // municipalities)):
         period = PlanPeriod(
-            name=name if n == 0 else f"{name}-{n + 1}",
-            starts_on=today - datetime.timedelta(days=200),
-            ends_on=today + datetime.timedelta(days=200),
-            is_active=False,
+            name=name if n == 0 else f"{name}-{n + 1}", starts_on=starts_on, ends_on=ends_on, is_active=False
         )
         period.save()
         periods.append(period)
-    reference = ensure_reference(municipalities=municipalities, log=lambda *a: None)
     with Recording(periods[:1]) as rec:
         template = rec.record(
             "awaiting_decisions",
@@ -543,10 +604,34 @@ def open_region_decisions(periods):
     )
 
 
+BENCH_WITHDRAWAL = "Benchmark run finished: the agreements it made are withdrawn."
+
+
+def withdraw_bench_agreements(periods, actor):
+    """Withdraw what the steps part left live in its periods (through the
+    service, as a coordinator would): their open steps, the municipalities'
+    decisions above all, are cancelled, so no inbox or queue keeps them. The
+    rows stay (nothing is deleted): the lists ordered newest first show
+    them. (agreements withdrawn, seconds)"""
+    from cases.models import Agreement
+    from workflows import services as flow_services
+
+    started = time.monotonic()
+    live = list(Agreement.objects.live().filter(plan_period__in=periods).order_by("pk"))
+    for agreement in live:
+        flow_services.agreement_withdraw(actor=actor, agreement=agreement, reason=BENCH_WITHDRAWAL)
+    return len(live), round(time.monotonic() - started, 1)
+
+
+def decision_form(periods):
+    """What a coordinator posts to record the region's decision on a bench agreement."""
+    meeting = periods[0].ends_on.isoformat()  # yesterday: within the bench's period, not in the future
+    return {"body": "Kultur- och bildningsnämnden", "meeting_date": meeting, "paragraph": "§ 7", "outcome": "approved"}
+
+
 def steps(server, who, *, users=8, count=1000, race=80, single=100):
     """Coordinators record region decisions over HTTP: each on agreements of
     their own, then all racing for the same ones. Checked in the database."""
-    from django.utils import timezone
     from viewflow.workflow.models import Task
 
     from cases.models import Agreement, Decision
@@ -556,8 +641,7 @@ def steps(server, who, *, users=8, count=1000, race=80, single=100):
     tasks = open_region_decisions(periods)
     own, contested = tasks[: single + count], tasks[single + count : single + count + race]
     coordinators = who["coordinators"][:users]
-    meeting = timezone.localdate().isoformat()
-    form = {"body": "Kultur- och bildningsnämnden", "meeting_date": meeting, "paragraph": "§ 7", "outcome": "approved"}
+    form = decision_form(periods)
 
     def run(assignments):
         """assignments: [(client, [task, …])]; returns (statuses per task, seconds)."""
@@ -598,7 +682,10 @@ def steps(server, who, *, users=8, count=1000, race=80, single=100):
             problems.append({"task": task_pk, "winners": winners, "status": task.status, "decisions": decisions})
         if any(status not in (409,) for status in others):
             problems.append({"task": task_pk, "unexpected": others})
+    print("    withdrawing the bench's agreements (their open steps cancelled) …", flush=True)
+    withdrawn, withdrawal_seconds = withdraw_bench_agreements(periods, coordinators[0])
     return {
+        "withdrawn_afterwards": {"agreements": withdrawn, "seconds": withdrawal_seconds},
         "users": len(clients),
         "steps": completed,
         "seconds": round(seconds, 2),
@@ -711,7 +798,7 @@ def report(result):
     print()
     header = (
         f"{'page':34} {'1 user p50':>10} {'p95':>7} {'20 users p50':>12} {'p95':>7} "
-        f"{'floor':>7} {'x floor':>8} {'queries':>7}"
+        f"{'floor':>7} {'x floor':>8} {'queries':>7}  plan period, rows shown"
     )
     print(header)
     print("-" * len(header))
@@ -719,7 +806,7 @@ def report(result):
         print(
             f"{row['label'][:34]:34} {fmt(row['single_p50'], 1):>10} {fmt(row['single_p95'], 1):>7} "
             f"{fmt(row['loaded_p50'], 1):>12} {fmt(row['loaded_p95'], 1):>7} {fmt(row['floor_ms'], 1):>7} "
-            f"{fmt(row['ratio'], 1):>8} {row['queries'] or '–':>7}"
+            f"{fmt(row['ratio'], 1):>8} {row['queries'] or '–':>7}  {row['period'] or '–'}, {row['rows']}"
         )
     print()
     print("Side by side with viewflow's stock frontend (1 user p50, ms):")
@@ -813,19 +900,113 @@ def only(args):
             if args.only == "steps":
                 part = steps(server, who, count=args.steps, race=80, single=100)
             else:
-                ours, _stock = pages_for(who)
-                single = unloaded(server, ours, who)
-                load = loaded(server, ours, who, users=args.users, seconds=args.seconds)
-                part = {
+                # With --markdown the progress goes to stderr, so stdout is the table alone.
+                with contextlib.redirect_stdout(sys.stderr if args.markdown else sys.stdout):
+                    part = pages_runs(server, who, args)
+    if args.only == "pages":
+        output = RESULTS / "pages.json"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(part, indent=2, ensure_ascii=False, default=str) + "\n")
+        print(f"Written to {output}.", file=sys.stderr)
+        if args.markdown:
+            print(pages_markdown(part))
+            return
+    print(json.dumps(part, indent=2, default=str))
+
+
+def pages_runs(server, who, args):
+    """The pages part ``args.runs`` times (one user, the floor, ``args.users``
+    users): each run's figures, and per page what it showed (plan period, rows).
+    The floor is measured in this process, the pages through the server."""
+    ours, _stock = pages_for(who)
+    runs = []
+    for n in range(args.runs):
+        print(f"  run {n + 1} of {args.runs}: one request at a time …", flush=True)
+        load_before = os.getloadavg()
+        single = unloaded(server, ours, who)
+        print(f"  run {n + 1}: the floor …", flush=True)
+        floor = floors(ours, who)
+        print(f"  run {n + 1}: {args.users} users, {args.seconds} s …", flush=True)
+        load = loaded(server, ours, who, users=args.users, seconds=args.seconds)
+        runs.append(
+            {
+                "load_average": [round(x, 1) for x in (*load_before, *os.getloadavg())],
+                "load": {k: v for k, v in load.items() if k != "pages"},
+                "pages": {
                     page.key: {
+                        "label": page.label,
+                        "period": single[page.key]["period"],
+                        "rows": single[page.key]["rows"],
                         "single_p50": single[page.key]["p50"],
+                        "single_p95": single[page.key]["p95"],
                         "loaded_p50": load["pages"][page.key]["p50"],
                         "loaded_p95": load["pages"][page.key]["p95"],
+                        "floor_ms": floor[page.key]["floor_ms"],
+                        "queries": floor[page.key]["queries"],
+                        "errors": single[page.key]["errors"] + load["pages"][page.key]["errors"],
                     }
                     for page in ours
-                }
-                part["load"] = {k: v for k, v in load.items() if k != "pages"}
-    print(json.dumps(part, indent=2, default=str))
+                },
+            }
+        )
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "database": os.environ["DATABASE_URL"].rsplit("/", 1)[-1],
+        "dataset": dataset(),
+        "workers": args.workers,
+        "users": args.users,
+        "seconds": args.seconds,
+        "runs": runs,
+    }
+
+
+def pages_markdown(part):
+    """The pages part as a Markdown table: per page the median over the runs,
+    with the spread (lowest–highest) where there is more than one run."""
+    runs = part["runs"]
+
+    def cell(key, values, digits=0):
+        values = [v for v in values if v is not None]
+        if not values:
+            return "–"
+        middle = statistics.median(values)
+        if len(values) == 1 or round(min(values), digits) == round(max(values), digits):
+            return f"{middle:,.{digits}f}"
+        return f"{middle:,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
+
+    keys = list(runs[0]["pages"])
+    data = part["dataset"]
+    loads = [x for r in runs for x in r["load_average"]]
+    lines = [
+        f"Pages, {part['when']}, database {part['database']}: {data['agreements']:,} agreements, "
+        f"{data['municipalities']} municipalities, {data['tasks']:,} tasks; {len(runs)} runs, gunicorn "
+        f"{part['workers']} workers, {part['users']} users for {part['seconds']} s each; load average "
+        f"{min(loads):.1f}–{max(loads):.1f}. Milliseconds: median of the runs (lowest–highest).",
+        "",
+        "| page | plan period shown | rows | 1 user p50 | 20 users p50 | 20 users p95 | SQL floor "
+        "| page / floor | / agreement list | queries |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key in keys:
+        per_run = [r["pages"][key] for r in runs]
+        lists = [r["pages"].get("list", {}).get("single_p50") for r in runs]
+        ratio_floor = [p["single_p50"] / p["floor_ms"] if p["single_p50"] and p["floor_ms"] else None for p in per_run]
+        ratio_list = [
+            p["single_p50"] / lst if p["single_p50"] and lst else None for p, lst in zip(per_run, lists, strict=True)
+        ]
+        periods = sorted({str(p["period"] or "–") for p in per_run})
+        rows = sorted({p["rows"] for p in per_run if p["rows"] is not None})
+        lines.append(
+            f"| {per_run[0]['label']} | {', '.join(periods)} | {', '.join(str(r) for r in rows) or '–'} "
+            f"| {cell(key, [p['single_p50'] for p in per_run])} | {cell(key, [p['loaded_p50'] for p in per_run])} "
+            f"| {cell(key, [p['loaded_p95'] for p in per_run])} | {cell(key, [p['floor_ms'] for p in per_run], 1)} "
+            f"| {cell(key, ratio_floor, 1)} | {cell(key, ratio_list, 1)} "
+            f"| {', '.join(str(q) for q in sorted({p['queries'] for p in per_run}))} |"
+        )
+    errors = sum(p["errors"] for r in runs for p in r["pages"].values())
+    rates = [r["load"]["requests_per_s"] for r in runs]
+    lines += ["", f"Errors: {errors}. 20-user rate: {cell('', rates, 1)} requests/s."]
+    return "\n".join(lines)
 
 
 def main():
@@ -836,10 +1017,15 @@ def main():
     parser.add_argument("--steps", type=int, default=1000, help="region decisions in the steps run (default 1000)")
     parser.add_argument("--quick", action="store_true", help="a short run to try the script (not for figures)")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
+    parser.add_argument("--runs", type=int, default=1, help="with --only pages: how many runs (default 1)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="with --only pages: print a Markdown table instead of JSON"
+    )
     parser.add_argument(
         "--only",
         choices=("pages", "steps", "export"),
-        help="measure one part and print it (nothing is written): pages = one user and 20 users on our pages",
+        help="measure one part and print it: pages = one user, the floor and 20 users on our pages "
+        "(also written to bench/results/pages.json); steps and export: nothing is written",
     )
     args = parser.parse_args()
     if args.quick:
@@ -884,6 +1070,8 @@ def main():
             "label": page.label,
             "user": page.role,
             "path": page.paths[0],
+            "period": single[page.key]["period"],
+            "rows": single[page.key]["rows"],
             "single_p50": single_p50,
             "single_p95": single[page.key]["p95"],
             "loaded_p50": load["pages"][page.key]["p50"],

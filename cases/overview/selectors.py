@@ -3,8 +3,9 @@ and the coverage of the plan's priorities: reads across the county, always
 scoped to the user who asks.
 
 The county overview is built with a fixed number of queries whatever the
-number of municipalities: each kind of data (agreements, follow-ups with their
-entries, action points) is read once for the whole period and matched to its
+number of municipalities: each kind of data (agreements, follow-ups, the
+statuses of their areas, action points) is read once for the whole period,
+as plain values rather than model instances, and matched to its
 municipality in Python. Filters that would be empty lists are written as
 subqueries, so no query is skipped for one row and run for fifty.
 
@@ -15,6 +16,7 @@ as ``OpenStep`` values."""
 
 import datetime
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -56,17 +58,79 @@ class OpenStep:
     escalated: bool = False  # past its due date and the coordinators told
 
 
+# What a row shows is read as plain values (one row per municipality, its
+# follow-ups and the statuses of its latest report), not as model instances:
+# at national scale the page used to build some 7,000 of them. These small
+# records carry what the templates and the CSV use, with the same names.
+
+
+@dataclass(frozen=True)
+class MunicipalityRef:
+    pk: int
+    name: str
+
+    def __str__(self):
+        return self.name
+
+
+@dataclass(frozen=True, eq=False)
+class AgreementRef:
+    """The overview's view of an agreement; equal to the Agreement it stands for."""
+
+    pk: int
+    case_number: str
+    stage: str
+
+    def get_stage_display(self):
+        return Stage(self.stage).label
+
+    def __eq__(self, other):
+        if isinstance(other, (AgreementRef, Agreement)):
+            return self.pk == other.pk
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self.pk)
+
+
+@dataclass(frozen=True)
+class FollowUpRef:
+    pk: int
+    year: int
+    status: str
+
+    def get_status_display(self):
+        return FollowUp.Status(self.status).label
+
+
+@dataclass(frozen=True)
+class AreaRef:
+    pk: int
+    title: str
+
+
+@dataclass(frozen=True)
+class AreaStatus:
+    """One area's progress in a follow-up (as FollowUpEntry: ``.area.title``, ``.progress``)."""
+
+    area: AreaRef
+    progress: str
+
+    def get_progress_display(self):
+        return FollowUpEntry.Progress(self.progress).label
+
+
 @dataclass
 class OverviewRow:
     """One municipality in one plan period."""
 
-    municipality: Organisation
-    agreement: Agreement | None
+    municipality: MunicipalityRef
+    agreement: AgreementRef | None
     today: datetime.date
-    steps: list = field(default_factory=list)
-    latest_follow_up: FollowUp | None = None
-    reported_follow_up: FollowUp | None = None
-    area_statuses: list = field(default_factory=list)  # FollowUpEntry of reported_follow_up, with .area
+    steps: list = field(default_factory=list)  # OpenStep, soonest due first
+    latest_follow_up: FollowUpRef | None = None
+    reported_follow_up: FollowUpRef | None = None
+    area_statuses: list = field(default_factory=list)  # AreaStatus of reported_follow_up, in the areas' order
     open_action_points: int = 0
     overdue_action_points: int = 0
 
@@ -78,19 +142,19 @@ class OverviewRow:
     def stage_label(self):
         return self.agreement.get_stage_display() if self.agreement else _("No agreement")
 
-    @property
+    @cached_property
     def next_due(self):
         dates = [s.due_on for s in self.steps if s.due_on]
         return min(dates) if dates else None
 
-    @property
+    @cached_property
     def overdue_steps(self):
         return [s for s in self.steps if s.due_on and s.due_on < self.today]
 
-    @property
+    @cached_property
     def who(self):
         seen = []
-        for step in sorted(self.steps, key=lambda s: (s.due_on or datetime.date.max, s.title)):
+        for step in self.steps:  # sorted by due date, then title
             if step.who not in seen:
                 seen.append(step.who)
         return "; ".join(seen)
@@ -113,6 +177,10 @@ def _chosen_agreement_id(user, plan_period):
     )
 
 
+def _step_order(step):
+    return (step.due_on or datetime.date.max, step.title)
+
+
 def county_overview(
     user,
     *,
@@ -127,62 +195,77 @@ def county_overview(
     stage, open steps (who must act, next due date, what is overdue), the
     latest follow-up and each area's status in it, and open action points.
 
-    Four queries, however many municipalities. ``stage`` filters by stage (or
-    "none": no agreement), ``overdue_only`` keeps rows with something overdue,
-    ``sort`` is one of SORTS."""
+    Five queries, however many municipalities, each reading plain values: the
+    municipalities with the id of their agreement, those agreements, their
+    follow-ups, the area statuses of each one's latest report, the action
+    points counted per municipality. ``stage`` filters by stage (or "none": no
+    agreement), ``overdue_only`` keeps rows with something overdue, ``sort``
+    is one of SORTS."""
     today = today or timezone.localdate()
-    municipalities = list(_municipalities(user).annotate(chosen_id=_chosen_agreement_id(user, plan_period)))
-    chosen_ids = {m.chosen_id for m in municipalities if m.chosen_id is not None}
+    municipalities = list(
+        _municipalities(user)
+        .annotate(chosen_id=_chosen_agreement_id(user, plan_period))
+        .order_by()
+        .values_list("pk", "name", "chosen_id")
+    )
     # Read by id (the primary key's index). Id 0 is no row's: with no agreement
     # in the period the queries still run, so their number never varies.
-    by_id = sorted(chosen_ids) or [0]
-    chosen = {agreement.municipality_id: agreement for agreement in Agreement.objects.filter(pk__in=by_id)}
+    by_id = sorted(chosen for _pk, _name, chosen in municipalities if chosen is not None) or [0]
+    chosen = {
+        pk: AgreementRef(pk, case_number, stage)
+        for pk, case_number, stage in Agreement.objects.filter(pk__in=by_id)
+        .order_by()
+        .values_list("pk", "case_number", "stage")
+    }
 
-    # Follow-ups are read through their entries (one per area; an agreement
-    # reaches follow-up only with at least one area): one query for both.
-    follow_ups, entries = {}, {}
-    for entry in (
-        FollowUpEntry.objects.filter(follow_up__agreement__in=by_id)
-        .select_related("follow_up", "area")
-        .order_by("follow_up__agreement_id", "follow_up__year", "area__position", "area_id")
+    # Follow-ups by year: the latest, and the latest handed in (whose areas' statuses are shown).
+    latest, reported = {}, {}
+    for agreement_id, pk, year, status in (
+        FollowUp.objects.filter(agreement__in=by_id)
+        .order_by("agreement_id", "year")
+        .values_list("agreement_id", "pk", "year", "status")
     ):
-        its = follow_ups.setdefault(entry.follow_up.agreement_id, {})
-        its.setdefault(entry.follow_up_id, entry.follow_up)
-        entries.setdefault(entry.follow_up_id, []).append(entry)
+        follow_up = latest[agreement_id] = FollowUpRef(pk, year, status)
+        if status in REPORTED:
+            reported[agreement_id] = follow_up
+    statuses = {}
+    for follow_up_id, area_id, title, progress in (
+        FollowUpEntry.objects.filter(follow_up__in=sorted(f.pk for f in reported.values()) or [0])
+        .order_by("follow_up_id", "area__position", "area_id")
+        .values_list("follow_up_id", "area_id", "area__title", "progress")
+    ):
+        statuses.setdefault(follow_up_id, []).append(AreaStatus(AreaRef(area_id, title), progress))
 
     in_period = Q(meeting__held_on__gte=plan_period.starts_on, meeting__held_on__lte=plan_period.ends_on) | Q(
         agreement__plan_period=plan_period
     )
     points = {
-        item["municipality_id"]: item
-        for item in scope_by_municipality(ActionPoint.objects.filter(in_period, status=ActionPoint.Status.OPEN), user)
+        municipality_id: (open_count, overdue)
+        for municipality_id, open_count, overdue in scope_by_municipality(
+            ActionPoint.objects.filter(in_period, status=ActionPoint.Status.OPEN), user
+        )
         .order_by()
         .values("municipality_id")
         .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=today)))
+        .values_list("municipality_id", "open", "overdue")
     }
 
     steps = {}
     for step in open_steps:
-        if step.agreement_id in chosen_ids:
+        if step.agreement_id in chosen:
             steps.setdefault(step.agreement_id, []).append(step)
 
     rows = []
-    for municipality in municipalities:
-        agreement = chosen.get(municipality.pk)
-        row = OverviewRow(municipality=municipality, agreement=agreement, today=today)
+    for municipality_id, name, agreement_id in municipalities:
+        agreement = chosen.get(agreement_id)
+        row = OverviewRow(municipality=MunicipalityRef(municipality_id, name), agreement=agreement, today=today)
         if agreement is not None:
-            agreement.municipality = municipality  # already read; spares a query per row
-            agreement.plan_period = plan_period
-            row.steps = sorted(steps.get(agreement.pk, []), key=lambda s: (s.due_on or datetime.date.max, s.title))
-            its_follow_ups = list(follow_ups.get(agreement.pk, {}).values())  # by year
-            row.latest_follow_up = its_follow_ups[-1] if its_follow_ups else None
-            reported = [f for f in its_follow_ups if f.status in REPORTED]
-            row.reported_follow_up = reported[-1] if reported else None
+            row.steps = sorted(steps.get(agreement_id, ()), key=_step_order)
+            row.latest_follow_up = latest.get(agreement_id)
+            row.reported_follow_up = reported.get(agreement_id)
             if row.reported_follow_up is not None:
-                row.area_statuses = entries.get(row.reported_follow_up.pk, [])
-        counts = points.get(municipality.pk)
-        if counts:
-            row.open_action_points, row.overdue_action_points = counts["open"], counts["overdue"]
+                row.area_statuses = statuses.get(row.reported_follow_up.pk, [])
+        row.open_action_points, row.overdue_action_points = points.get(municipality_id, (0, 0))
         rows.append(row)
 
     if stage:

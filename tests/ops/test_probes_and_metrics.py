@@ -59,6 +59,22 @@ def test_readyz_runs_the_registered_checks_and_names_only_the_failing_ones(clien
     assert "3600" not in response.content.decode()  # the reason is logged, not shown
 
 
+def test_when_the_database_is_away_readyz_names_only_the_database(client, monkeypatch):
+    """Every other check reads the database too; naming them would point at
+    the wrong cause (and vary with what each server process remembered)."""
+    called = []
+
+    def database_away():
+        raise OSError("connection refused")
+
+    checks = {"database": database_away, "migrations": lambda: called.append("migrations") or "unknown"}
+    monkeypatch.setattr(health, "_checks", checks)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "failing": ["database"]}
+    assert called == []
+
+
 def test_the_migrations_check_notices_an_unapplied_migration():
     check = health._MigrationsApplied()
     assert check() is None

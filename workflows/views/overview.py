@@ -26,24 +26,34 @@ from .. import selectors
 
 
 def open_steps_for_period(user, plan_period) -> list[overview.OpenStep]:
-    """The open steps of the period's agreements that the user may see (one query):
-    what each is, who must act (the person who took it, else the roles that may)
-    and when it is due."""
-    tasks = selectors.scoped_tasks(user).filter(
-        status__in=selectors.OPEN, **{f"{selectors.AGREEMENT}__plan_period": plan_period}
+    """The open steps of the period's agreements that the user may see (one query,
+    plain values): what each is, who must act (the person who took it, else the
+    roles that may) and when it is due."""
+    tasks = (
+        selectors.scoped_tasks(user)
+        .filter(status__in=selectors.OPEN, **{f"{selectors.AGREEMENT}__plan_period": plan_period})
+        .order_by()
+        .values_list(
+            f"{selectors.AGREEMENT}_id",
+            f"{selectors.AGREEMENT}__municipality__name",
+            "flow_task",
+            "owner__full_name",
+            "deadline__due_on",
+            "escalated",
+        )
     )
-    found = []
-    for task in tasks:
-        agreement = task.process.agreementprocess.agreement
-        node = task.flow_task
-        deadline = getattr(task, "deadline", None)
+    found, who, titles = [], {}, {}
+    for agreement_id, municipality, node, owner, due_on, escalated in tasks:
+        if owner is None:
+            key = (node.action, municipality)
+            if key not in who:
+                who[key] = who_can(node.action, overview.MunicipalityRef(0, municipality))
+            owner = who[key]
+        if node not in titles:
+            titles[node] = str(node.task_title)
         found.append(
             overview.OpenStep(
-                agreement_id=agreement.pk,
-                title=str(node.task_title),
-                who=task.owner.full_name if task.owner else who_can(node.action, agreement.municipality),
-                due_on=deadline.due_on if deadline else None,
-                escalated=task.escalated,
+                agreement_id=agreement_id, title=titles[node], who=owner, due_on=due_on, escalated=escalated
             )
         )
     return found
