@@ -282,6 +282,10 @@ def check_rows(rows: list[dict]) -> list[RowPlan]:
     for p in PlanPriority.objects.all():
         priorities[(p.plan_period_id, p.code)] = p
     today = timezone.localdate()
+    # What the database holds, read once for all rows (not two queries per row).
+    wanted_numbers = {" ".join(values.get("diarienummer", "").split()) for values in rows}
+    numbers_in_use = set(Agreement.objects.filter(case_number__in=wanted_numbers).values_list("case_number", flat=True))
+    live_pairs = set(Agreement.objects.live().values_list("municipality_id", "plan_period_id"))
     seen_numbers, seen_pairs = {}, {}
     plans = []
     for number, values in enumerate(rows, start=2):
@@ -307,7 +311,7 @@ def check_rows(rows: list[dict]) -> list[RowPlan]:
                     _("The case number %(case)s is also on row %(row)s.")
                     % {"case": plan.case_number, "row": seen_numbers[plan.case_number]}
                 )
-            elif Agreement.objects.filter(case_number=plan.case_number).exists():
+            elif plan.case_number in numbers_in_use:
                 errors.append(_("The case number %(case)s is already in use.") % {"case": plan.case_number})
             seen_numbers.setdefault(plan.case_number, number)
         dates = {}
@@ -348,7 +352,7 @@ def check_rows(rows: list[dict]) -> list[RowPlan]:
                     _("%(municipality)s has another agreement for %(period)s on row %(row)s.")
                     % {"municipality": plan.municipality, "period": plan.plan_period, "row": seen_pairs[pair]}
                 )
-            elif Agreement.objects.live().filter(municipality=plan.municipality, plan_period=plan.plan_period).exists():
+            elif pair in live_pairs:
                 errors.append(
                     _("%(municipality)s already has an agreement for %(period)s.")
                     % {"municipality": plan.municipality, "period": plan.plan_period}
