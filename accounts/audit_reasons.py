@@ -60,6 +60,42 @@ def two_factor_reset(*, reason) -> str:
 
 
 # ---------------------------------------------------------------------------
+# Absences and substitutes (accounts.services, accounts.permissions)
+# ---------------------------------------------------------------------------
+
+ABSENCE_RECORDED = _("Absence recorded")
+ABSENCE_ENDED_EARLY = _("Absence ended early")
+ABSENCE_BEGUN = _("Absence begun: the substitute holds the roles")
+ABSENCE_OVER = _("Absence over: the substitute's roles end")
+
+
+def on_behalf_of(*, reason, person) -> str:
+    """A step taken by a substitute: ``reason`` as written, for ``person`` (the absent one's name)."""
+    if not reason:
+        return gettext("Step taken for %(person)s") % {"person": person}
+    return gettext("%(reason)s (for %(person)s)") % {"reason": reason, "person": person}
+
+
+# ---------------------------------------------------------------------------
+# Steps taken and handed over (workflows.services)
+# ---------------------------------------------------------------------------
+
+
+def step_released(*, step, reason) -> str:
+    """``reason``: the coordinator's own words."""
+    return gettext("Step “%(step)s” released: %(reason)s") % {"step": step, "reason": reason}
+
+
+def step_handed_to(*, step, person, reason) -> str:
+    """``reason``: the coordinator's own words."""
+    return gettext("Step “%(step)s” handed to %(person)s: %(reason)s") % {
+        "step": step,
+        "person": person,
+        "reason": reason,
+    }
+
+
+# ---------------------------------------------------------------------------
 # Agreements (cases.agreements.services, workflows.services)
 # ---------------------------------------------------------------------------
 

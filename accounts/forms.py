@@ -102,3 +102,76 @@ class ResetReasonForm(forms.Form):
         if not reason:
             raise forms.ValidationError(_("Say why, e.g. “Lost phone, identity checked by telephone”."))
         return reason
+
+
+class _DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class _PersonChoice(forms.ModelChoiceField):
+    """Offers ``queryset``; accepts anyone of ``accepts`` (when set), so that a
+    person who may not be chosen gets the service's clear reason, not "not one
+    of the choices"."""
+
+    accepts = None
+
+    def label_from_instance(self, obj):
+        return f"{obj.full_name} ({obj.email})"
+
+    def to_python(self, value):
+        if self.accepts is None or value in self.empty_values:
+            return super().to_python(value)
+        offered, self.queryset = self.queryset, self.accepts
+        try:
+            return super().to_python(value)
+        finally:
+            self.queryset = offered
+
+
+class AbsenceForm(forms.Form):
+    """An absence: from, to, and the substitute. ``for_others``: the one who
+    records may name the absent person (administrators and coordinators)."""
+
+    user = _PersonChoice(label=_("Absent person"), queryset=None, required=True)
+    starts_on = forms.DateField(label=_("From"), widget=_DateInput())
+    ends_on = forms.DateField(label=_("To"), widget=_DateInput(), help_text=_("The last day of the absence."))
+    substitute = _PersonChoice(
+        label=_("Substitute"),
+        queryset=None,
+        help_text=_("Takes your steps while you are away: someone in the same organisation."),
+    )
+
+    field_order = ["user", "starts_on", "ends_on", "substitute"]
+
+    def __init__(self, *args, user=None, for_others=False, **kwargs):
+        from .models import Membership, User
+
+        super().__init__(*args, **kwargs)
+        people = User.objects.order_by("full_name", "email")
+        substitute = self.fields["substitute"]
+        substitute.accepts = people
+        if for_others:
+            self.fields["user"].queryset = people.filter(is_active=True)
+            substitute.queryset = people.filter(is_active=True)
+        else:
+            del self.fields["user"]
+            # Offered: the active people of the organisations the person belongs to.
+            substitute.queryset = (
+                people.filter(
+                    is_active=True,
+                    memberships__is_active=True,
+                    memberships__organisation__in=Membership.objects.active().filter(user=user).values("organisation"),
+                )
+                .exclude(pk=getattr(user, "pk", None))
+                .distinct()
+            )
+
+    def clean(self):
+        data = super().clean()
+        starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
+        if starts_on and ends_on and ends_on < starts_on:
+            self.add_error("ends_on", gettext("The absence cannot end before it starts."))
+        return data

@@ -29,6 +29,7 @@ class AuditContext:
     reason: str = ""
     ip: str | None = None
     task_id: int | None = None
+    on_behalf_of: object = None  # the absent person a substitute acts for (accounts.permissions.acting_for)
 
 
 _current = contextvars.ContextVar("samverkan_audit_context", default=AuditContext())  # noqa: B039 (frozen)
@@ -151,3 +152,9 @@ def _fill_audit_fields(sender, history_instance, **kwargs):
     history_instance.history_task_id = context.task_id
     if not history_instance.history_change_reason and context.reason:
         history_instance.history_change_reason = str(context.reason)
+    if context.on_behalf_of is not None:
+        from .audit_reasons import on_behalf_of
+
+        history_instance.history_change_reason = on_behalf_of(
+            reason=history_instance.history_change_reason or "", person=context.on_behalf_of.full_name
+        )

@@ -262,6 +262,55 @@ class Membership(AuditedModel):
             )
 
 
+class AbsenceQuerySet(AuditedQuerySet):
+    def current(self, day=None):
+        """The absences that last on ``day`` (today, local time), not ended early."""
+        day = day or timezone.localdate()
+        return self.filter(ended_early_at__isnull=True, starts_on__lte=day, ends_on__gte=day)
+
+    def overlapping(self, starts_on, ends_on):
+        """The absences, not ended early, that share a day with starts_on..ends_on."""
+        return self.filter(ended_early_at__isnull=True, starts_on__lte=ends_on, ends_on__gte=starts_on)
+
+
+class Absence(AuditedModel):
+    """A person away (from, to, both days included) and their substitute
+    (ersättare), who meanwhile holds their step roles in the same
+    organisations (accounts.permissions.sync_user_groups) and takes their
+    steps on their behalf. Ended early, never deleted."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="absences", verbose_name=_("absent person"))
+    substitute = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="substitutions", verbose_name=_("substitute")
+    )
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("to"))
+    ended_early_at = models.DateTimeField(_("ended early"), null=True, blank=True)
+    # Whether the substitute's groups include the absent person's roles now: the
+    # job accounts.services.sync_absence_grants brings it up to date as days pass.
+    grants_given = models.BooleanField(_("substitute holds the roles"), default=False, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = AbsenceQuerySet.as_manager()
+    history = audited_history()
+
+    class Meta:
+        verbose_name = _("absence")
+        verbose_name_plural = _("absences")
+        ordering = ["-starts_on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="absence_ends_after_start"),
+            models.CheckConstraint(condition=~Q(user=models.F("substitute")), name="absence_substitute_is_another"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.starts_on}–{self.ends_on} ({self.substitute})"
+
+    def lasts_on(self, day=None):
+        day = day or timezone.localdate()
+        return self.ended_early_at is None and self.starts_on <= day <= self.ends_on
+
+
 class SignInEvent(AppendOnlyModel):
     """A sign-in, sign-out or failed sign-in. Append-only: the database refuses
     to change or delete rows and chains them by hash (``chain_hash``).

@@ -37,7 +37,7 @@ from django.utils.translation import gettext_lazy
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
 
-from .models import Membership, Organisation, Role
+from .models import Absence, Membership, Organisation, Role
 
 
 class Action(models.TextChoices):
@@ -375,6 +375,12 @@ def who_can(action, municipality):
     return ", ".join(parts)
 
 
+def can_hand_over_steps(user, municipality):
+    """Coordinators release a step someone has taken, or hand it to another
+    person who may take it (viewflow's unassign/reassign)."""
+    return can_act_for(user, municipality, Action.DRAFT)
+
+
 def can_manage_outgoing_email(user):
     """Administrators see the e-mail outbox (what failed, and why) and send
     failed messages again."""
@@ -442,16 +448,124 @@ def _active_memberships(user):
     return cached
 
 
+# ----------------------------------------------------------------------------
+# Substitutes (ersättare): while a person is away, the substitute they named
+# holds their step roles, in the organisations the substitute belongs to
+# (guardian grants through the same per-municipality and region groups).
+# ----------------------------------------------------------------------------
+
+# The roles whose steps a substitute takes (an auditor or administrator has none).
+SUBSTITUTABLE_ROLES = frozenset({Role.COORDINATOR, Role.CULTURAL_HEAD, Role.OFFICIAL})
+
+
+def substitutable_memberships(user):
+    """The active memberships of ``user`` whose steps a substitute would take."""
+    return [
+        m
+        for m in Membership.objects.active().filter(user=user).select_related("organisation")
+        if m.role in SUBSTITUTABLE_ROLES
+    ]
+
+
+def substitute_refusal(*, absent, substitute):
+    """Why ``substitute`` cannot stand in for ``absent`` (a sentence), or "".
+    A substitute must be another, active person who can hold each of the
+    absent person's step roles in its organisation: a member of it."""
+    if substitute is None:
+        return ""
+    if substitute.pk == absent.pk:
+        return _("You cannot be your own substitute.")
+    if not substitute.is_active:
+        return _("%(name)s is deactivated and cannot be a substitute.") % {"name": substitute.full_name}
+    roles = substitutable_memberships(absent)
+    if not roles:
+        return _("%(name)s has no role with steps to hand over.") % {"name": absent.full_name}
+    theirs = set(Membership.objects.active().filter(user=substitute).values_list("organisation_id", flat=True))
+    for membership in roles:
+        if membership.organisation_id not in theirs:
+            return _("%(name)s does not belong to %(organisation)s and cannot take its steps as %(role)s.") % {
+                "name": substitute.full_name,
+                "organisation": membership.organisation.name,
+                "role": Role(membership.role).label.lower(),
+            }
+    return ""
+
+
+def substitutes_now(user, day=None):
+    """{absent user id: absent user} of the people ``user`` stands in for today."""
+    if not _usable(user):
+        return {}
+    cached = user.__dict__.get("_samverkan_substituting")
+    if cached is None or day is not None:
+        absences = Absence.objects.current(day).filter(substitute=user).select_related("user")
+        cached = {a.user_id: a.user for a in absences if a.user.is_active}
+        if day is None:
+            user.__dict__["_samverkan_substituting"] = cached
+    return cached
+
+
+def _substituted_memberships(user):
+    """The memberships whose groups ``user`` holds as a substitute today: the
+    step roles of the people they stand in for, in organisations ``user``
+    belongs to."""
+    absent = substitutes_now(user)
+    if not absent:
+        return []
+    own = {m.organisation_id for m in _active_memberships(user)}
+    return [
+        m
+        for m in Membership.objects.active().filter(user__in=list(absent)).select_related("organisation", "user")
+        if m.role in SUBSTITUTABLE_ROLES and m.organisation_id in own
+    ]
+
+
+def acting_for(user, municipality, action, *, owner=None):
+    """On whose behalf does ``user`` take a step of ``action`` on
+    ``municipality``? None when on their own (their memberships give it), else
+    the absent person whose role they hold now: the step's ``owner`` when it
+    was taken by someone ``user`` stands in for."""
+    absent = substitutes_now(user)
+    if owner is not None and owner.pk != user.pk and owner.pk in absent:
+        return absent[owner.pk]
+    action = Action(action)
+    for membership in _active_memberships(user):
+        if action in ROLE_ACTIONS[membership.role] and (
+            membership.role in REGION_WIDE_ROLES or membership.organisation_id == getattr(municipality, "pk", None)
+        ):
+            return None
+    for membership in _substituted_memberships(user):
+        if action in ROLE_ACTIONS[membership.role] and (
+            membership.role in REGION_WIDE_ROLES or membership.organisation_id == getattr(municipality, "pk", None)
+        ):
+            return membership.user
+    return None
+
+
+def can_record_absence_for(actor, user):
+    """Everyone records their own absences; administrators and coordinators
+    record them for anyone."""
+    if not _usable(actor):
+        return False
+    return actor.pk == user.pk or can_administer(actor) or can_do_anywhere(actor, Action.DRAFT)
+
+
+def may_record_absences_for_others(actor):
+    return _usable(actor) and (can_administer(actor) or can_do_anywhere(actor, Action.DRAFT))
+
+
 def sync_user_groups(user):
-    """Make the user's Samverkan groups exactly those their active memberships give."""
+    """Make the user's Samverkan groups exactly those their active memberships
+    give, and those of the people they stand in for today."""
     user.__dict__.pop("_samverkan_memberships", None)
-    wanted = {group_for(m).pk for m in _active_memberships(user)}
+    user.__dict__.pop("_samverkan_substituting", None)
+    wanted = {group_for(m).pk for m in [*_active_memberships(user), *_substituted_memberships(user)]}
     current = set(user.groups.filter(name__startswith=GROUP_PREFIX).values_list("pk", flat=True))
     if current - wanted:
         user.groups.remove(*(current - wanted))
     if wanted - current:
         user.groups.add(*(wanted - current))
     user.__dict__.pop("_samverkan_memberships", None)
+    user.__dict__.pop("_samverkan_substituting", None)
     forget_grants(user)
     is_admin = can_administer(user)
     if user.is_staff != is_admin and not user.is_superuser:

@@ -6,13 +6,22 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from . import audit_reasons as reasons
 from . import permissions
 from .history import audit_context
 from .middleware import client_ip
-from .models import ExternalIdentity, MappingProblem, Membership, Organisation, Role, SignInEvent, User
+from .models import Absence, ExternalIdentity, MappingProblem, Membership, Organisation, Role, SignInEvent, User
+
+
+def _sync_with_substitutes(user):
+    """Re-derive ``user``'s groups, and those of whoever stands in for them
+    today (who hold ``user``'s roles: a role ended ends theirs too)."""
+    permissions.sync_user_groups(user)
+    for absence in Absence.objects.current().filter(user=user, grants_given=True).select_related("substitute"):
+        permissions.sync_user_groups(absence.substitute)
 
 
 @transaction.atomic
@@ -34,7 +43,7 @@ def user_deactivate(*, actor, user, reason) -> User:
     with audit_context(actor=actor, reason=reason):
         user.is_active = False
         user.save()
-        permissions.sync_user_groups(user)
+        _sync_with_substitutes(user)
     return user
 
 
@@ -51,7 +60,7 @@ def membership_create(
         )
         membership.full_clean()
         membership.save()
-        permissions.sync_user_groups(user)
+        _sync_with_substitutes(user)
     return membership
 
 
@@ -61,7 +70,7 @@ def membership_end(*, actor, membership: Membership, reason) -> Membership:
     with audit_context(actor=actor, reason=reason):
         membership.is_active = False
         membership.save()
-        permissions.sync_user_groups(membership.user)
+        _sync_with_substitutes(membership.user)
     return membership
 
 
@@ -71,7 +80,7 @@ def membership_reactivate(*, actor, membership: Membership, reason) -> Membershi
         membership.is_active = True
         membership.full_clean()
         membership.save()
-        permissions.sync_user_groups(membership.user)
+        _sync_with_substitutes(membership.user)
     return membership
 
 
@@ -262,3 +271,105 @@ def partner_create(*, actor, name: str, partner_type: str) -> Organisation:
         organisation.full_clean()
         organisation.save()
     return organisation
+
+
+# ---------------------------------------------------------------------------
+# Absences and substitutes
+# ---------------------------------------------------------------------------
+
+
+def _refuse_absence(field, message):
+    raise ValidationError({field: message})
+
+
+@transaction.atomic
+def absence_record(*, actor, user: User, starts_on, ends_on, substitute: User) -> Absence:
+    """Record that ``user`` is away from ``starts_on`` to ``ends_on`` (both
+    included) and ``substitute`` takes their steps meanwhile. Refused (a
+    ValidationError naming the field): by anyone but the person, an
+    administrator or a coordinator; an end before the start; a substitute who
+    cannot hold the person's step roles (another organisation, deactivated);
+    an absence overlapping another of the person's; and chains, i.e. a
+    substitute who is away themselves then, or a person who is someone's
+    substitute then."""
+    if not permissions.can_record_absence_for(actor, user):
+        raise PermissionDenied
+    if ends_on < starts_on:
+        _refuse_absence("ends_on", _("The absence cannot end before it starts."))
+    refusal = permissions.substitute_refusal(absent=user, substitute=substitute)
+    if refusal:
+        _refuse_absence("substitute", refusal)
+    # Lock the people involved, so two absences recorded at once cannot form a chain.
+    list(User.objects.select_for_update().filter(pk__in=[user.pk, substitute.pk]).order_by("pk"))
+    overlapping = Absence.objects.overlapping(starts_on, ends_on)
+    clash = overlapping.filter(user=user).first()
+    if clash is not None:
+        _refuse_absence(
+            "starts_on",
+            _("%(name)s is already away %(from)s–%(to)s; end that absence first or choose other days.")
+            % {"name": user.full_name, "from": clash.starts_on, "to": clash.ends_on},
+        )
+    clash = overlapping.filter(user=substitute).first()
+    if clash is not None:
+        _refuse_absence(
+            "substitute",
+            _("%(name)s is away %(from)s–%(to)s themselves and cannot be a substitute then.")
+            % {"name": substitute.full_name, "from": clash.starts_on, "to": clash.ends_on},
+        )
+    clash = overlapping.filter(substitute=user).select_related("user").first()
+    if clash is not None:
+        _refuse_absence(
+            "starts_on",
+            _("%(name)s is the substitute of %(other)s %(from)s–%(to)s; that absence needs another substitute first.")
+            % {"name": user.full_name, "other": clash.user.full_name, "from": clash.starts_on, "to": clash.ends_on},
+        )
+    with audit_context(actor=actor, reason=reasons.ABSENCE_RECORDED):
+        absence = Absence(user=user, substitute=substitute, starts_on=starts_on, ends_on=ends_on)
+        absence.full_clean()
+        absence.save()
+    sync_absence_grants()
+    absence.refresh_from_db()
+    return absence
+
+
+@transaction.atomic
+def absence_end(*, actor, absence) -> Absence:
+    """End an absence now (before its last day, or before it began): the
+    substitute's roles end at once."""
+    from django.utils import timezone
+
+    absence = Absence.objects.select_for_update().get(pk=absence.pk)
+    if not permissions.can_record_absence_for(actor, absence.user):
+        raise PermissionDenied
+    if absence.ended_early_at is not None or absence.ends_on < timezone.localdate():
+        raise ValidationError(_("This absence is already over."))
+    with audit_context(actor=actor, reason=reasons.ABSENCE_ENDED_EARLY):
+        absence.ended_early_at = timezone.now()
+        absence.save()
+    sync_absence_grants()
+    absence.refresh_from_db()
+    return absence
+
+
+def sync_absence_grants(day=None):
+    """The scheduled job: give substitutes the roles of the absences that have
+    begun, and take back those of the absences that have ended, and record
+    each on the absence (``grants_given``). Returns how many changed."""
+    from django.utils import timezone
+
+    day = day or timezone.localdate()
+    lasting = Q(ended_early_at__isnull=True, starts_on__lte=day, ends_on__gte=day)
+    changed = 0
+    stale = Absence.objects.filter((lasting & Q(grants_given=False)) | (~lasting & Q(grants_given=True)))
+    for pk in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            absence = Absence.objects.select_for_update().select_related("substitute").get(pk=pk)
+            now_lasting = absence.lasts_on(day)
+            if absence.grants_given == now_lasting:
+                continue
+            with audit_context(reason=reasons.ABSENCE_BEGUN if now_lasting else reasons.ABSENCE_OVER):
+                absence.grants_given = now_lasting
+                absence.save()
+                permissions.sync_user_groups(absence.substitute)
+            changed += 1
+    return changed

@@ -20,6 +20,8 @@ urlpatterns = [
     path("inbjudan/<str:token>/", people.invitation, name="invitation"),
     path("organisationer/", people.organisations, name="organisations"),
     path("organisationer/<int:pk>/", people.organisation, name="organisation"),
+    path("franvaro/", views.absences, name="absences"),
+    path("franvaro/<int:pk>/avsluta/", views.absence_end, name="absence_end"),
     path("oidc/<slug:provider>/", views.oidc_login, name="oidc_login"),
     path("oidc/<slug:provider>/callback/", views.oidc_callback, name="oidc_callback"),
 ]

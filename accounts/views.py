@@ -539,3 +539,79 @@ def oidc_callback(request, provider):
             ),
         )
     return redirect(entry.get("next") or resolve_url(settings.LOGIN_REDIRECT_URL))
+
+
+@login_required
+def absences(request):
+    """My absences and substitutes (and, for administrators and coordinators,
+    everyone's): record one, end one early; the absences I stand in for."""
+    from django.core.exceptions import ValidationError
+
+    from . import services
+    from .forms import AbsenceForm
+    from .models import Absence
+
+    for_others = permissions.may_record_absences_for_others(request.user)
+    form = AbsenceForm(request.POST or None, user=request.user, for_others=for_others)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                absence = services.absence_record(
+                    actor=request.user,
+                    user=data.get("user") or request.user,
+                    starts_on=data["starts_on"],
+                    ends_on=data["ends_on"],
+                    substitute=data["substitute"],
+                )
+            except ValidationError as error:
+                for field, messages_ in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, messages_)
+            else:
+                messages.success(
+                    request,
+                    _("The absence %(from)s–%(to)s is recorded; %(name)s takes the steps meanwhile.")
+                    % {"from": absence.starts_on, "to": absence.ends_on, "name": absence.substitute.full_name},
+                )
+                return redirect("accounts:absences")
+        status = 400
+    rows = Absence.objects.select_related("user", "substitute").order_by("-starts_on", "-pk")
+    today = timezone.localdate()
+    mine = list(rows.filter(user=request.user)[:50])
+    standing_in = list(rows.filter(substitute=request.user, ended_early_at__isnull=True, ends_on__gte=today)[:50])
+    everyone = list(rows.filter(ended_early_at__isnull=True, ends_on__gte=today)[:200]) if for_others else []
+    for absence in {*mine, *standing_in, *everyone}:
+        absence.can_end = absence.ended_early_at is None and absence.ends_on >= today
+    context = {
+        "form": form,
+        "mine": mine,
+        "standing_in": standing_in,
+        "everyone": everyone,
+        "for_others": for_others,
+        "today": today,
+    }
+    return render(request, "accounts/absences.html", context, status=status)
+
+
+@login_required
+@require_POST
+def absence_end(request, pk):
+    from django.core.exceptions import PermissionDenied, ValidationError
+    from django.http import Http404
+
+    from . import services
+    from .models import Absence
+
+    absence = Absence.objects.select_related("user").filter(pk=pk).first()
+    if absence is None or not permissions.can_record_absence_for(request.user, absence.user):
+        raise Http404
+    try:
+        services.absence_end(actor=request.user, absence=absence)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except PermissionDenied:
+        raise
+    else:
+        messages.success(request, _("The absence has ended; the substitute no longer takes the steps."))
+    return redirect("accounts:absences")

@@ -21,3 +21,25 @@ class DueDateForm(forms.Form):
         if due_on < timezone.localdate():
             raise ValidationError(_("The due date cannot be in the past."))
         return due_on
+
+
+class _Person(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.full_name} ({obj.email})"
+
+
+class HandOverForm(forms.Form):
+    """Release a taken step (nobody named) or hand it to a named person who may take it."""
+
+    to = _Person(
+        label=_("Hand to"),
+        queryset=None,
+        required=False,
+        empty_label=_("Nobody: release the step, anyone who may can take it"),
+        error_messages={"invalid_choice": _("Choose someone who may take this step.")},
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to"].queryset = candidates

@@ -76,3 +76,27 @@ class StepNotice(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.task_id}: {self.get_kind_display()} ({self.due_on})"
+
+
+class StepHandover(AppendOnlyModel):
+    """A taken step released (``to`` empty) or handed to a named person by a
+    coordinator, or taken over by a substitute, with the reason: the record
+    of viewflow's unassign/reassign on the task (workflows.services)."""
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="handovers", verbose_name=_("step"))
+    from_user = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("taken by")
+    )
+    to_user = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True, verbose_name=_("handed to")
+    )
+    by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    reason = models.TextField(_("reason"))
+    at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("step handed over")
+        verbose_name_plural = _("steps handed over")
+
+    def __str__(self):
+        return f"{self.task_id}: {self.from_user_id} → {self.to_user_id or '–'}"

@@ -27,7 +27,14 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from accounts.history import audit_context, deferred_history
-from accounts.permissions import can_act_for, can_view_agreement, perm_name
+from accounts.permissions import (
+    acting_for,
+    can_act_for,
+    can_hand_over_steps,
+    can_view_agreement,
+    perm_name,
+    substitutes_now,
+)
 from cases.exceptions import StepNotAllowed
 from cases.models import Agreement
 from cases.workdays import add_working_days
@@ -101,16 +108,32 @@ class AgreementStep(flow.View):
         return can_act_for(user, municipality or _municipality_of(task.process), self.action)
 
     def can_execute(self, user, task, municipality=None) -> bool:
-        """May ``user`` take the step now (claiming it if nobody has) and complete it?"""
-        if task.owner_id is not None and task.owner_id != getattr(user, "pk", None):
+        """May ``user`` take the step now (claiming it if nobody has, or taking
+        it over from an absent person they stand in for) and complete it?"""
+        taken_by_another = task.owner_id is not None and task.owner_id != getattr(user, "pk", None)
+        if taken_by_another and not is_stand_in_for_owner(user, task):
             return False
         return can_act_for(user, municipality or _municipality_of(task.process), self.action)
+
+    def can_unassign(self, user, task, municipality=None) -> bool:
+        """May ``user`` release the taken task, or hand it to someone else
+        (viewflow's unassign and reassign)? A coordinator may."""
+        if task.owner_id is None or user is None or not user.is_authenticated:
+            return False
+        return can_hand_over_steps(user, municipality or _municipality_of(task.process))
+
+
+def is_stand_in_for_owner(user, task) -> bool:
+    """Is the one who took ``task`` away, with ``user`` as their substitute now?"""
+    return task.owner_id is not None and task.owner_id in substitutes_now(user)
 
 
 def complete_task(activation, user):
     """Claim the task for ``user`` (if nobody has) and complete it."""
     if activation.task.owner_id is None:
         activation.assign(user)
+    elif activation.task.owner_id != user.pk:  # a substitute completes what the absent person took
+        activation.reassign(user=user)
     activation.start(None)
     activation.execute()
 
@@ -168,12 +191,14 @@ def wrap_step_view(node, view):
                 task.refresh_from_db()
                 if task.status not in OPEN:
                     return conflict(request, agreement, _closed_message(task))
-                if task.owner_id is not None and task.owner_id != user.pk:
+                if task.owner_id is not None and task.owner_id != user.pk and not is_stand_in_for_owner(user, task):
                     return conflict(request, agreement, _("Someone else has just taken this step."))
                 agreement.refresh_from_db(from_queryset=Agreement.objects.select_related("municipality", "plan_period"))
                 request.activation = node.activation_class(task)
                 # History last: its tables are locked from the first row to commit (accounts.history).
-                with audit_context(task_id=task.pk), deferred_history():
+                # A substitute's step says for whom (accounts.history adds it to every row's reason).
+                behalf = acting_for(user, agreement.municipality, node.action, owner=task.owner)
+                with audit_context(task_id=task.pk, on_behalf_of=behalf), deferred_history():
                     response = view(request, agreement=agreement, task=task, node=node)
                     if hasattr(response, "render"):
                         response.render()

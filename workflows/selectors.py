@@ -5,7 +5,7 @@ from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from accounts.permissions import action_scope, visible_municipality_ids
+from accounts.permissions import action_scope, substitutes_now, visible_municipality_ids
 
 from .flows import AgreementFlow
 from .models import StepNotice
@@ -87,7 +87,8 @@ def takeable_filter(user):
             condition |= Q(flow_task=node)
         elif scope:
             condition |= Q(flow_task=node, **{f"{AGREEMENT}__municipality__in": scope})
-    return condition & (Q(owner__isnull=True) | Q(owner=user))
+    # Steps nobody has taken, those the user took, and those taken by someone they stand in for now.
+    return condition & (Q(owner__isnull=True) | Q(owner=user) | Q(owner__in=list(substitutes_now(user))))
 
 
 def inbox(user):

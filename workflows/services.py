@@ -140,3 +140,128 @@ def offer_all(*, actor, plan_period) -> OfferReport:
                 )
             )
     return report
+
+
+# ---------------------------------------------------------------------------
+# Taking a step, and handing a taken step over (viewflow's assign, unassign, reassign)
+# ---------------------------------------------------------------------------
+
+
+def _locked_open_task(task):
+    """Re-read ``task`` inside the process lock: StepNotAllowed unless still open."""
+    task.refresh_from_db()
+    if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
+        raise StepNotAllowed(_("This step is no longer open: the agreement has moved on."))
+    return task
+
+
+def _notify_old_owner(*, task, agreement, old_owner, actor, reason_text):
+    from django.conf import settings
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+    from django.utils import translation
+
+    from background.mail import queue_email
+
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {
+            "agreement": agreement,
+            "step_title": str(task.flow_task.task_title),
+            "actor": actor,
+            "reason": reason_text,
+            "url": settings.SITE_URL.rstrip("/") + reverse("workflows:agreement", args=[agreement.pk]),
+        }
+        queue_email(
+            to=[old_owner],
+            subject=render_to_string("workflows/email/step_handed_over_subject.txt", context).strip(),
+            body=render_to_string("workflows/email/step_handed_over.txt", context),
+            reason=reason_text,
+            kind="step_handed_over",
+            task=task,
+            actor=actor,
+        )
+
+
+@transaction.atomic
+def step_take(*, actor, task):
+    """``actor`` takes the open step (viewflow's assign), so that others see
+    who works on it; a substitute takes over one their absent colleague had
+    taken (viewflow's reassign, recorded as a StepHandover "for" them)."""
+    from accounts.permissions import acting_for
+
+    from .models import StepHandover
+    from .nodes import is_stand_in_for_owner
+
+    node = task.flow_task
+    with AgreementFlow.lock(task.process_id):
+        task = _locked_open_task(task)
+        agreement = task.process.coerced.agreement
+        if task.owner_id == actor.pk:
+            return task
+        if not node.can_execute(actor, task, agreement.municipality):
+            if task.owner_id is not None:
+                raise StepNotAllowed(_("%(name)s has taken this step.") % {"name": task.owner.full_name})
+            raise PermissionDenied
+        activation = node.activation_class(task)
+        if task.owner_id is None:
+            activation.assign(actor)
+        elif is_stand_in_for_owner(actor, task):
+            absent = task.owner
+            activation.reassign(user=actor)
+            StepHandover.objects.create(
+                task=task,
+                from_user=absent,
+                to_user=actor,
+                by=actor,
+                reason=reasons.on_behalf_of(
+                    reason="", person=acting_for(actor, agreement.municipality, node.action, owner=absent).full_name
+                ),
+            )
+    return task
+
+
+@transaction.atomic
+def step_hand_over(*, actor, task, to=None, reason: str):
+    """A coordinator releases a step someone has taken (``to`` None: anyone
+    who may take it can again; viewflow's unassign) or hands it to ``to``, who
+    must be able to take it (viewflow's reassign). The reason is kept
+    (StepHandover) and the person who had it is told by e-mail; if they try
+    to complete it afterwards they get a 409."""
+    from .models import StepHandover
+
+    node = task.flow_task
+    reason = (reason or "").strip()
+    with AgreementFlow.lock(task.process_id):
+        task = _locked_open_task(task)
+        agreement = task.process.coerced.agreement
+        if not can_act_for(actor, agreement.municipality, Action.DRAFT):
+            raise PermissionDenied
+        if task.owner_id is None:
+            raise StepNotAllowed(_("Nobody has taken this step: there is nothing to hand over."))
+        errors = {}
+        if not reason:
+            errors["reason"] = _("Say why the step is handed over.")
+        if to is not None:
+            if to.pk == task.owner_id:
+                errors["to"] = _("%(name)s already has this step.") % {"name": to.full_name}
+            elif not to.is_active or not can_act_for(to, agreement.municipality, node.action):
+                errors["to"] = _("%(name)s may not take this step for %(municipality)s.") % {
+                    "name": to.full_name,
+                    "municipality": agreement.municipality.name,
+                }
+        if errors:
+            raise ValidationError(errors)
+        if not node.can_unassign(actor, task, agreement.municipality):
+            raise PermissionDenied
+        old_owner = task.owner
+        activation = node.activation_class(task)
+        step_title = str(node.task_title)
+        if to is None:
+            activation.unassign()
+            reason_text = reasons.step_released(step=step_title, reason=reason)
+        else:
+            activation.reassign(user=to)
+            reason_text = reasons.step_handed_to(step=step_title, person=to.full_name, reason=reason)
+        StepHandover.objects.create(task=task, from_user=old_owner, to_user=to, by=actor, reason=reason)
+        _notify_old_owner(task=task, agreement=agreement, old_owner=old_owner, actor=actor, reason_text=reason_text)
+    return task

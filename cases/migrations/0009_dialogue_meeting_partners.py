@@ -10,7 +10,7 @@ from cases.audit.operations import InstallAuditTriggers
 class Migration(migrations.Migration):
     dependencies = [
         ("audit", "0005_audit_checkpoints"),
-        ("accounts", "0008_organisations_partners_and_deciding_bodies"),
+        ("accounts", "0009_organisations_partners_and_deciding_bodies"),
         ("cases", "0008_plan_priority_order_retirement_successor"),
     ]
 

@@ -281,6 +281,11 @@ BACKGROUND_SCHEDULE = {
     "step_reminders": {"call": "workflows.reminders.send_step_reminders", "at": env("REMINDERS_AT", default="06:00")},
     # The daily digest of those who chose one, after the reminders of the day.
     "email_digest": {"call": "background.mail.send_digests", "at": env("DIGEST_AT", default="07:00")},
+    # Substitutes: the roles of absences that have begun are given, of those that have ended taken back.
+    "absence_grants": {
+        "call": "accounts.services.sync_absence_grants",
+        "every_seconds": env.float("ABSENCE_GRANTS_EVERY_SECONDS", default=300),
+    },
     # Old finished task rows of the queue (not the outbox, which is kept).
     "prune_task_results": {"call": "background.jobs.prune_task_results", "at": "03:30"},
     # The audit trail's signed checkpoints (README › The audit trail), where the signing key is.

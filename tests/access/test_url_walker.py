@@ -5,16 +5,18 @@ policy table below, so a new page cannot be added without saying who may use
 it. Each URL is filled with the ids of a Mora agreement and everything hanging
 off it (its process, open and finished steps, attachments, follow-up, meeting,
 action point) — and with step ids of other steps and of a Falun process — and
-requested as: anonymous, the Falun cultural head, a Mora official, a
-coordinator, an auditor and a deactivated user.
+requested as: anonymous, the Falun cultural head, a Falun official standing
+in for her (a substitute), a Mora official, a coordinator, an auditor and a
+deactivated user.
 
 - anonymous and deactivated → the login page;
-- the Falun cultural head → 403 or 404 on everything of Mora's, with the row
+- the Falun cultural head and her substitute → 403 or 404 on everything of Mora's, with the row
   count of every table unchanged; global pages never show Mora;
 - the auditor → reads, but no write succeeds (row counts unchanged);
 - every answer to a signed-in user says ``Cache-Control: no-store``;
 - nobody ever gets a 5xx."""
 
+import datetime
 import re
 from collections import Counter
 
@@ -23,10 +25,11 @@ from django.core import mail  # noqa: F401  (locmem backend, nothing leaves)
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from viewflow.workflow.models import Task
 
 from accounts.models import Role
-from accounts.services import user_deactivate
+from accounts.services import absence_record, user_deactivate
 from cases.models import Attachment, Stage
 from tests.factories import agreement_in_stage, municipality, user_with_role
 from workflows.flows import AgreementFlow
@@ -61,6 +64,10 @@ POLICY = {
     "accounts:enrolment_link": "auth",
     "accounts:sign_ins": "auth",
     "accounts:sessions_end": "auth",
+    "accounts:absences": "auth",  # one's own absences (everyone's for administrators and coordinators)
+    # A Mora person's absence (Falun gets 404: tests/workflows/test_substitutes_and_hand_over.py);
+    # walked after the logout URL, as every konto/ page, so signed out here.
+    "accounts:absence_end": "auth",
     # Signing in through an organisation's identity provider: before anyone is signed in.
     "accounts:oidc_login": "public",
     "accounts:oidc_callback": "public",
@@ -74,6 +81,8 @@ POLICY = {
     "workflows:agreement_withdraw": "mora",
     "workflows:attachment_upload": "mora",
     "workflows:step_due_date": "mora",
+    "workflows:step_take": "mora",
+    "workflows:step_hand_over": "mora",
     "workflows:agreement_renew": "mora",
     "workflows:agreement_compare": "mora",
     "workflows:agreement_timeline": "mora",
@@ -124,6 +133,8 @@ VOLATILE_TABLES = {
     "accounts_failedpasswordattempt",
 }
 COUNTS = Counter()
+# Falun's cultural head and the Falun official standing in for her: nothing of Mora's for either.
+FALUN = ("falun_head", "falun_substitute")
 
 
 def all_patterns(resolver=None, prefix="", namespace=None):
@@ -195,7 +206,27 @@ def world(coordinator, mora_head, falun_head):
     except Exception as exc:  # the meeting service's signature is part of what this test pins down
         pytest.fail(f"could not record a dialogue meeting for the walker: {exc!r}")
     tasks = Task.objects.filter(process__agreementprocess__agreement=mora, flow_task_type="HUMAN")
+    # Absences: Mora's cultural head away with a Mora official standing in; Falun's
+    # cultural head away with a Falun official standing in (a user of the walk).
+    today = timezone.localdate()
+    mora_absence = absence_record(
+        actor=mora_head,
+        user=mora_head,
+        starts_on=today,
+        ends_on=today + datetime.timedelta(days=5),
+        substitute=user_with_role(Role.OFFICIAL, "Mora"),
+    )
+    falun_substitute = user_with_role(Role.OFFICIAL, "Falun", full_name="Ersättare Falun")
+    absence_record(
+        actor=falun_head,
+        user=falun_head,
+        starts_on=today,
+        ends_on=today + datetime.timedelta(days=5),
+        substitute=falun_substitute,
+    )
     return {
+        "mora_absence": mora_absence,
+        "falun_substitute": falun_substitute,
         "mora": mora,
         "falun": falun,
         "attachment": Attachment.objects.get(agreement=mora),
@@ -242,6 +273,12 @@ def urls_for(name, route, world):
         return [reverse(name, args=[mora.pk, t.pk]) for t in world["tasks"][-2:]] + [
             reverse(name, args=[mora.pk, world["falun_task"].pk])
         ]
+    if name in ("workflows:step_take", "workflows:step_hand_over"):
+        return [reverse(name, args=[mora.pk, t.pk]) for t in world["tasks"]] + [
+            reverse(name, args=[mora.pk, world["falun_task"].pk])
+        ]
+    if name == "accounts:absence_end":
+        return [reverse(name, args=[world["mora_absence"].pk])]
     if name == "workflows:attachment":
         return [reverse(name, args=[world["attachment"].pk])]
     if name == "accounts:organisation":
@@ -274,6 +311,8 @@ def users(world, coordinator, auditor, falun_head, administrator):
     return {
         "anonymous": None,
         "falun_head": falun_head,
+        # Stands in for Falun's cultural head: must see no more of Mora's than she does.
+        "falun_substitute": world["falun_substitute"],
         "mora_official": mora_official,
         "coordinator": coordinator,
         "auditor": auditor,
@@ -321,7 +360,8 @@ def test_walk_every_url_as_every_user(world, coordinator, auditor, falun_head, a
                 for method in ("get", "post"):
                     before = (
                         row_counts()
-                        if method == "post" and role in ("falun_head", "auditor", "anonymous", "deactivated")
+                        if method == "post"
+                        and role in ("falun_head", "falun_substitute", "auditor", "anonymous", "deactivated")
                         else None
                     )
                     # (a deactivated user's session signs no one in; a walk past the logout URL signs out)
@@ -336,29 +376,29 @@ def test_walk_every_url_as_every_user(world, coordinator, auditor, falun_head, a
                         location = response.get("Location", "")
                         if not (code == 302 and "login" in location):
                             problem = f"{code} instead of a redirect to the login page"
-                    elif role == "falun_head" and kind == "mora" and code not in (403, 404):
+                    elif role in FALUN and kind == "mora" and code not in (403, 404):
                         problem = f"{code} on a Mora URL"
-                    elif role == "falun_head" and kind == "admin" and code == 200:
+                    elif role in FALUN and kind == "admin" and code == 200:
                         problem = "admin page shown to a municipal user"
                     elif (
-                        role in ("falun_head", "auditor", "mora_official")
+                        role in ("falun_head", "falun_substitute", "auditor", "mora_official")
                         and kind == "coordinator"
                         and method == "post"
                         and code not in (403,)
                     ):
                         problem = f"{code}: a global write allowed"
-                    elif role in ("falun_head", "mora_official") and kind == "reader" and code != 403:
+                    elif role in (*FALUN, "mora_official") and kind == "reader" and code != 403:
                         problem = f"{code}: audit log for a municipal user"
-                    elif role in ("falun_head", "mora_official", "coordinator", "auditor") and kind == "administrator":
+                    elif role in (*FALUN, "mora_official", "coordinator", "auditor") and kind == "administrator":
                         if code != 403:
                             problem = f"{code}: an administrators' page for a {role}"
-                    elif role in ("falun_head", "mora_official") and kind == "plan" and code != 403:
+                    elif role in (*FALUN, "mora_official") and kind == "plan" and code != 403:
                         problem = f"{code}: an administration page for a municipal user"
                     elif role == "auditor" and kind == "plan" and method == "post" and code not in (403, 405):
                         problem = f"{code}: an administration write allowed to an auditor"
                     elif role == "auditor" and kind == "plan" and method == "get" and code not in (200, 302):
                         problem = f"{code}: an administration page an auditor cannot read"
-                    elif role == "falun_head" and code == 200 and (mora.case_number in body_of(response)):
+                    elif role in FALUN and code == 200 and (mora.case_number in body_of(response)):
                         problem = "Mora's case number shown to Falun"
                     elif signed_in and "no-store" not in response.get("Cache-Control", ""):
                         problem = f"{code} without Cache-Control: no-store for a signed-in user"

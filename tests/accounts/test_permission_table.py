@@ -147,3 +147,39 @@ def test_those_who_are_told_are_exactly_those_who_may(django_assert_num_queries)
             expected = {u.pk for u in users if can_act_for(User.objects.get(pk=u.pk), place, action)}
             assert {u.pk for u in told[(action, place.pk)]} == expected, (action, place)
             assert gone.pk not in {u.pk for u in told[(action, place.pk)]}
+
+
+# Substitutes (ersättare): a Falun official standing in for the Falun cultural head
+# holds the head's actions on Falun while the absence lasts, nothing more, and
+# nothing on Mora; afterwards only their own.
+SUBSTITUTE_TABLE = {
+    "during": {"own": MUNICIPAL_HEAD | MUNICIPAL_OFFICIAL, "other": set(), "region": set()},
+    "after": {"own": MUNICIPAL_OFFICIAL, "other": set(), "region": set()},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("when", ["during", "after"])
+def test_substitute_cells(when):
+    import datetime
+
+    from django.utils import timezone
+
+    from accounts.services import absence_end, absence_record
+
+    head = user_with_role(Role.CULTURAL_HEAD, "Falun")
+    substitute = user_with_role(Role.OFFICIAL, "Falun")
+    today = timezone.localdate()
+    absence = absence_record(
+        actor=head, user=head, starts_on=today, ends_on=today + datetime.timedelta(days=3), substitute=substitute
+    )
+    if when == "after":
+        absence_end(actor=head, absence=absence)
+    substitute = User.objects.get(pk=substitute.pk)
+    for target in ("own", "other", "region"):
+        for action in Action:
+            expected = action in SUBSTITUTE_TABLE[when][target]
+            assert can_act_for(substitute, _target(target), action) is expected, (when, target, action)
+    # The absent person keeps their own.
+    head = User.objects.get(pk=head.pk)
+    assert all(can_act_for(head, _target("own"), action) for action in MUNICIPAL_HEAD)

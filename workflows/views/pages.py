@@ -34,7 +34,7 @@ from cases.workdays import day_off_reason
 from storage.downloads import verified_file_response
 
 from .. import selectors, services
-from ..forms import DueDateForm
+from ..forms import DueDateForm, HandOverForm
 from .conflict import conflict
 from .overview import own_overview
 
@@ -237,4 +237,68 @@ def attachment_download(request, pk):
         filename=attachment.original_name,
         content_type=attachment.content_type,
         about=attachment,
+    )
+
+
+def _task_of(agreement, task_pk):
+    task = (
+        Task.objects.select_related("owner").filter(pk=task_pk, process__agreementprocess__agreement=agreement).first()
+    )
+    if task is None or not hasattr(task.flow_task, "action"):
+        raise Http404
+    return task
+
+
+@login_required
+def step_take(request, pk, task_pk):
+    """Take an open step (viewflow's assign): others see who works on it."""
+    agreement = case_selectors.agreement_for(request.user, pk)  # 404 before anything else
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    task = _task_of(agreement, task_pk)
+    try:
+        services.step_take(actor=request.user, task=task)
+    except StepNotAllowed as error:
+        return conflict(request, agreement, error.message)
+    messages.success(request, _("You have taken the step: others see that you are working on it."))
+    return redirect("workflows:step", process_pk=task.process_id, step=task.flow_task.name, task_pk=task.pk)
+
+
+@login_required
+def step_hand_over(request, pk, task_pk):
+    """A coordinator releases a taken step or hands it to someone who may take it."""
+    from accounts.models import User
+    from accounts.permissions import users_who_can
+
+    agreement = case_selectors.agreement_for(request.user, pk)  # 404 before anything else
+    task = _task_of(agreement, task_pk)
+    if not can_act_for(request.user, agreement.municipality, Action.DRAFT):
+        raise PermissionDenied
+    if task.status not in ("NEW", "ASSIGNED"):
+        return conflict(request, agreement, _("This step is no longer open: the agreement has moved on."))
+    if task.owner_id is None:
+        return conflict(request, agreement, _("Nobody has taken this step: there is nothing to hand over."))
+    candidates = User.objects.filter(
+        pk__in=[u.pk for u in users_who_can(task.flow_task.action, agreement.municipality) if u.pk != task.owner_id]
+    ).order_by("full_name", "email")
+    form = HandOverForm(request.POST or None, candidates=candidates)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.step_hand_over(actor=request.user, task=task, **form.cleaned_data)
+            except ValidationError as error:
+                apply_errors(form, error)
+            except StepNotAllowed as error:
+                return conflict(request, agreement, error.message)
+            else:
+                to = form.cleaned_data["to"]
+                if to is None:
+                    messages.success(request, _("The step has been released; anyone who may can take it."))
+                else:
+                    messages.success(request, _("The step has been handed to %(name)s.") % {"name": to.full_name})
+                return redirect("workflows:agreement", pk=agreement.pk)
+        status = 400
+    return render(
+        request, "workflows/hand_over.html", {"agreement": agreement, "task": task, "form": form}, status=status
     )

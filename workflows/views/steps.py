@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
+from accounts.permissions import acting_for
 from cases.agreements import services
 from cases.agreements.forms import AreaFormSet, DecisionForm, DraftForm, ReviewForm, SignForm
 from cases.follow_ups import services as follow_up_services
@@ -39,6 +40,9 @@ class StepView(FormView):
 
     def get_context_data(self, **kwargs):
         kwargs.update(agreement=self.agreement, task=self.task, node=self.node, party=self.party)
+        kwargs["on_behalf_of"] = acting_for(
+            self.request.user, self.agreement.municipality, self.node.action, owner=self.task.owner
+        )
         return super().get_context_data(**kwargs)
 
     def form_valid(self, form):

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0007_invitation_by_email"),
+        ("accounts", "0008_invitation_by_email"),
     ]
 
     operations = [

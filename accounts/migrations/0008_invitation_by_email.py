@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0006_one_permission_per_action"),
+        ("accounts", "0007_absences_and_substitutes"),
     ]
 
     operations = [
