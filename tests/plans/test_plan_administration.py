@@ -183,3 +183,24 @@ def test_auditors_read_and_municipal_users_do_not_reach_the_plan(client, auditor
     login(client, mora_head)
     assert client.get(reverse("workflows:plan_periods")).status_code == 403
     assert client.get(reverse("workflows:plan_period", args=[period.pk])).status_code == 403
+
+
+def test_a_retired_priority_is_no_longer_offered_in_a_draft_but_kept_where_linked(client, coordinator):
+    from cases.agreements.services import agreement_save_draft
+    from tests.workflows.helpers import open_task, step_url
+    from workflows.demo import sample_areas
+
+    agreement = agreement_in_stage(Stage.DRAFTING, "Borlänge", coordinator=coordinator)
+    agreement_save_draft(actor=coordinator, agreement=agreement, title=agreement.title, areas=sample_areas(agreement))
+    login(client, coordinator)
+    period = agreement.plan_period
+    linked = PlanPriority.objects.get(plan_period=period, code="chefsnatverk")  # linked from a sample area
+    unused = PlanPriority.objects.get(plan_period=period, code="hallbara-livsmiljoer")
+    for priority in (linked, unused):
+        assert edit_priority(client, priority, retire="1").status_code == 302
+    formset = client.get(step_url(open_task(agreement, "draft"))).context["formset"]
+    offered = [set(form.fields["priorities"].queryset) for form in formset]
+    area_with_link = next(i for i, form in enumerate(formset) if linked in (form.initial.get("priorities") or []))
+    assert linked in offered[area_with_link]  # kept where it is linked
+    assert all(unused not in choices for choices in offered)  # offered nowhere
+    assert all(linked not in choices for i, choices in enumerate(offered) if i != area_with_link)
