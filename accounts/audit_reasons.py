@@ -35,6 +35,9 @@ INTEGRATION_TOKEN_CREATED = _("Integration token created")
 INTEGRATION_TOKEN_REVOKED = _("Integration token revoked")
 WEBHOOK_REGISTERED = _("Webhook registered")
 WEBHOOK_DEACTIVATED = _("Webhook deactivated")
+PERSON_INVITED = _("Invited by e-mail")
+PARTNER_ADDED = _("Partner in the dialogue added")
+INVITATION_ACCEPTED = _("Invitation accepted: password set")
 
 
 def first_sign_in_through(*, provider) -> str:
@@ -131,6 +134,23 @@ def agreement_withdrawn(*, reason) -> str:
 
 def areas_copied_from(*, case_number) -> str:
     return gettext("Collaboration areas copied from %(case)s") % {"case": case_number}
+
+
+def imported_from(*, file_name) -> str:
+    """``file_name``: the name of the uploaded spreadsheet."""
+    return gettext("Imported from %(file)s") % {"file": file_name}
+
+
+# ---------------------------------------------------------------------------
+# The regional plan: periods and priorities (cases.plans.services)
+# ---------------------------------------------------------------------------
+
+PLAN_PERIOD_CREATED = _("Plan period created")
+PLAN_PERIOD_CHANGED = _("Plan period changed")
+PRIORITY_CREATED = _("Plan priority created")
+PRIORITY_CHANGED = _("Plan priority changed")
+PRIORITY_RETIRED = _("Plan priority retired")
+PRIORITY_REINSTATED = _("Plan priority offered again")
 
 
 # ---------------------------------------------------------------------------

@@ -79,11 +79,18 @@ class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
 
 
 class Organisation(AuditedModel):
-    """Region Dalarna or one of its municipalities."""
+    """Region Dalarna, one of its municipalities, or a partner in the dialogue (a
+    county cultural institution or a folk high school: it takes part in dialogue
+    meetings but never signs an agreement and holds no roles)."""
 
     class Kind(models.TextChoices):
         REGION = "region", _("Region")
         MUNICIPALITY = "municipality", _("Municipality")
+        PARTNER = "partner", _("Partner in the dialogue")
+
+    class PartnerType(models.TextChoices):
+        COUNTY_CULTURAL_INSTITUTION = "county_cultural_institution", _("County cultural institution")
+        FOLK_HIGH_SCHOOL = "folk_high_school", _("Folk high school")
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     name = models.CharField(_("name"), max_length=200)
@@ -94,6 +101,13 @@ class Organisation(AuditedModel):
         help_text=_("The four-digit code of a municipality, e.g. 2080 for Falun."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    deciding_body = models.CharField(
+        _("default deciding body"),
+        max_length=200,
+        blank=True,
+        help_text=_("Offered when the organisation's decision is recorded, e.g. Kommunstyrelsen."),
+    )
+    partner_type = models.CharField(_("kind of partner"), max_length=40, choices=PartnerType.choices, blank=True)
     password_sign_in_allowed = models.BooleanField(
         _("password sign-in allowed"),
         default=False,
@@ -116,7 +130,7 @@ class Organisation(AuditedModel):
                 name="unique_kommunkod_per_municipality",
             ),
             models.CheckConstraint(
-                condition=Q(kind="region") | Q(kommunkod__regex=r"^[0-9]{4}$"),
+                condition=Q(kind__in=["region", "partner"]) | Q(kommunkod__regex=r"^[0-9]{4}$"),
                 name="municipality_has_kommunkod",
             ),
         ]
@@ -154,8 +168,16 @@ class Organisation(AuditedModel):
         super().clean()
         if self.kind == self.Kind.MUNICIPALITY and not (self.kommunkod.isdigit() and len(self.kommunkod) == 4):
             raise ValidationError({"kommunkod": _("A municipality needs a four-digit municipality code.")})
-        if self.kind == self.Kind.REGION and self.kommunkod:
+        if self.kind in (self.Kind.REGION, self.Kind.PARTNER) and self.kommunkod:
             raise ValidationError({"kommunkod": _("Only municipalities have a municipality code.")})
+        if self.kind == self.Kind.PARTNER and not self.partner_type:
+            raise ValidationError({"partner_type": _("Say what kind of partner it is.")})
+        if self.kind != self.Kind.PARTNER and self.partner_type:
+            raise ValidationError({"partner_type": _("Only partners in the dialogue have a kind of partner.")})
+
+    @property
+    def is_partner(self):
+        return self.kind == self.Kind.PARTNER
 
 
 class Role(models.TextChoices):
@@ -220,6 +242,10 @@ class Membership(AuditedModel):
         super().clean()
         if self.organisation_id is None or not self.role:
             return
+        if self.organisation.is_partner:
+            raise ValidationError(
+                {"organisation": _("Partners in the dialogue take part in meetings; they hold no roles in Samverkan.")}
+            )
         if self.organisation.is_region and self.role not in REGION_ROLES:
             raise ValidationError(
                 {
@@ -403,6 +429,7 @@ class EnrolmentToken(models.Model):
     class Kind(models.TextChoices):
         LINK = "link", _("Link by e-mail")
         CODE = "code", _("Code from an administrator")
+        INVITATION = "invitation", _("Invitation by e-mail")
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="enrolment_tokens", verbose_name=_("user"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)

@@ -277,6 +277,28 @@ def can_read_audit(user):
     return can_do_anywhere(user, Action.READ_AUDIT)
 
 
+def can_manage_plan(user):
+    """May ``user`` administer the regional plan (periods, priorities) and import
+    earlier agreements? The region's coordinators: those who draft for every
+    municipality."""
+    return _usable(user) and action_scope(user, Action.DRAFT) is None
+
+
+def can_read_plan_administration(user):
+    """May ``user`` read the administration pages (plan, organisations, people)?
+    Coordinators and administrators, and auditors, who read everything and
+    change nothing. Municipal users may not."""
+    return _usable(user) and (
+        can_manage_plan(user) or action_scope(user, Action.READ_AUDIT) is None or can_administer(user)
+    )
+
+
+def can_manage_people(user):
+    """May ``user`` invite people, give and end memberships, deactivate accounts,
+    and change organisations? Administrators."""
+    return can_administer(user)
+
+
 def can_attach(user, agreement):
     """Those who take steps on an agreement may attach files to it; readers may not."""
     return any(

@@ -238,6 +238,41 @@ def _provider_memberships_sync(*, provider, user, claims, email):
     return problems
 
 
+@transaction.atomic
+def organisation_change(
+    *, actor, organisation: Organisation, name: str, deciding_body: str, is_active: bool, partner_type: str = ""
+) -> Organisation:
+    """An administrator changes an organisation's name, default deciding body,
+    active state or (for a partner) its kind. The municipality code never changes."""
+    if not permissions.can_manage_people(actor):
+        raise PermissionDenied
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    organisation.name = name.strip()
+    organisation.deciding_body = deciding_body.strip()
+    organisation.is_active = is_active
+    if organisation.is_partner:
+        organisation.partner_type = partner_type
+    if not organisation.name:
+        raise ValidationError({"name": _("Give the organisation a name.")})
+    return organisation_update(actor=actor, organisation=organisation)
+
+
+@transaction.atomic
+def partner_create(*, actor, name: str, partner_type: str) -> Organisation:
+    """Add a partner in the dialogue: it takes part in dialogue meetings, never signs."""
+    if actor is not None and not permissions.can_manage_people(actor):  # (None: seed_demo)
+        raise PermissionDenied
+    if not name.strip():
+        raise ValidationError({"name": _("Give the organisation a name.")})
+    if Organisation.objects.filter(kind=Organisation.Kind.PARTNER, name__iexact=name.strip()).exists():
+        raise ValidationError({"name": _("%(name)s is already a partner.") % {"name": name.strip()}})
+    with audit_context(actor=actor, reason=reasons.PARTNER_ADDED if actor is not None else reasons.DEMO_DATA):
+        organisation = Organisation(kind=Organisation.Kind.PARTNER, name=name.strip(), partner_type=partner_type)
+        organisation.full_clean()
+        organisation.save()
+    return organisation
+
+
 # ---------------------------------------------------------------------------
 # Absences and substitutes
 # ---------------------------------------------------------------------------

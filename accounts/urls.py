@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import people, views
 
 app_name = "accounts"
 
@@ -15,6 +15,11 @@ urlpatterns = [
     path("tvastegsverifiering/lank/<str:token>/", views.enrolment_link, name="enrolment_link"),
     path("inloggningar/", views.sign_ins, name="sign_ins"),
     path("inloggningar/avsluta/", views.sessions_end, name="sessions_end"),
+    path("personer/", people.people, name="people"),
+    path("personer/<int:pk>/", people.person, name="person"),
+    path("inbjudan/<str:token>/", people.invitation, name="invitation"),
+    path("organisationer/", people.organisations, name="organisations"),
+    path("organisationer/<int:pk>/", people.organisation, name="organisation"),
     path("franvaro/", views.absences, name="absences"),
     path("franvaro/<int:pk>/avsluta/", views.absence_end, name="absence_end"),
     path("oidc/<slug:provider>/", views.oidc_login, name="oidc_login"),

@@ -2,6 +2,7 @@
 process: used by seed_demo (demo data) and by the test factories."""
 
 import datetime
+from pathlib import Path
 
 from django.utils import timezone
 
@@ -242,3 +243,27 @@ def renew_into_next_period(agreement, *, coordinator):
     following = PlanPeriod.objects.filter(starts_on__gt=agreement.plan_period.ends_on, is_active=True).first()
     if following and not Agreement.objects.filter(municipality=agreement.municipality, plan_period=following).exists():
         services.agreement_renew(actor=coordinator, agreement=agreement, plan_period=following)
+
+
+EARLIER_AGREEMENTS_FILE = Path(__file__).parent / "demo_data" / "overenskommelser-2019-2022.csv"
+
+
+def seed_earlier_agreements():
+    """Import the demo municipalities' 2019–2022 agreements from the spreadsheet in
+    the repository, through the same import as the coordinators' page. Rows whose
+    municipality already has an agreement for the period are left out, so a
+    second run imports nothing. Returns how many were imported."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from accounts.models import User
+    from cases.agreements import imports
+    from cases.models import Agreement
+
+    uploaded = SimpleUploadedFile(EARLIER_AGREEMENTS_FILE.name, EARLIER_AGREEMENTS_FILE.read_bytes())
+    rows = imports.read_spreadsheet(uploaded)
+    taken = set(Agreement.objects.live().values_list("municipality__kommunkod", "plan_period__name"))
+    rows = [row for row in rows if (row["kommunkod"], row["planperiod"]) not in taken]
+    if not rows:
+        return 0
+    coordinator = User.objects.get(email="samordnare@regiondalarna.se")
+    return len(case_services.agreements_import(actor=coordinator, file_name=uploaded.name, rows=rows))

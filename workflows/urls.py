@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .nodes import serve_step
-from .views import audit, meetings, overview, pages, renewal, search
+from .views import audit, imports, meetings, overview, pages, plans, renewal, search
 
 app_name = "workflows"
 
@@ -38,4 +38,11 @@ urlpatterns = [
     path("lanet.csv", overview.county_csv, name="county_csv"),
     path("tackning/", overview.coverage, name="coverage"),
     path("sok/", search.search_page, name="search"),
+    path("plan/", plans.period_list, name="plan_periods"),
+    path("plan/ny/", plans.period_new, name="plan_period_new"),
+    path("plan/<int:pk>/", plans.period_detail, name="plan_period"),
+    path("plan/<int:pk>/prioriteringar/ny/", plans.priority_new, name="plan_priority_new"),
+    path("plan/prioriteringar/<int:pk>/", plans.priority_detail, name="plan_priority"),
+    path("plan/import/", imports.import_agreements, name="import_agreements"),
+    path("plan/import/mall.<str:fmt>", imports.import_template, name="import_template"),
 ]

@@ -6,6 +6,7 @@ concern (``cases.forms.apply_errors``)."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
@@ -55,7 +56,11 @@ class AreaForm(forms.Form):
 
     def __init__(self, *args, plan_period=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["priorities"].queryset = PlanPriority.objects.filter(plan_period=plan_period)
+        # Retired priorities are no longer offered, but an area keeps those it already links to.
+        linked = [getattr(p, "pk", p) for p in self.initial.get("priorities") or ()]
+        self.fields["priorities"].queryset = PlanPriority.objects.filter(plan_period=plan_period).filter(
+            Q(retired_at__isnull=True) | Q(pk__in=linked)
+        )
 
 
 class BaseAreaFormSet(forms.BaseFormSet):

@@ -56,17 +56,34 @@ class PlanPriority(AuditedModel):
     code = models.SlugField(_("code"), max_length=50)
     title = models.CharField(_("title"), max_length=300)
     description = models.TextField(_("description"), blank=True)
+    position = models.PositiveIntegerField(_("order"), default=0)
+    retired_at = models.DateTimeField(
+        _("retired"), null=True, blank=True, help_text=_("A retired priority is kept but no longer offered.")
+    )
+    successor = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="predecessors",
+        verbose_name=_("successor"),
+        help_text=_("The priority of a later plan period that continues this one: renewed areas move to it."),
+    )
 
     history = audited_history()
 
     class Meta:
         verbose_name = _("plan priority")
         verbose_name_plural = _("plan priorities")
-        ordering = ["plan_period", "code"]
+        ordering = ["plan_period", "position", "code"]
         constraints = [models.UniqueConstraint(fields=["plan_period", "code"], name="unique_priority_code_per_period")]
 
     def __str__(self):
         return self.title
+
+    @property
+    def is_retired(self):
+        return self.retired_at is not None
 
 
 class Stage(models.TextChoices):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -527,8 +527,18 @@ RENEWABLE_STAGES = (Stage.IN_FORCE, Stage.CLOSED)
 
 
 def matching_priority(priority, plan_period):
-    """The new period's priority that matches an old one: same code, else same title."""
-    candidates = plan_period.priorities.all()
+    """The new period's priority that carries an old one on: its successor (followed
+    through the periods in between), else one with the same code, else the same
+    title. Retired priorities are not offered. None when there is none: the
+    renewed area is then flagged "choose a priority" (see CollaborationArea)."""
+    seen = set()
+    successor = priority.successor
+    while successor is not None and successor.pk not in seen:
+        seen.add(successor.pk)
+        if successor.plan_period_id == plan_period.pk:
+            return None if successor.is_retired else successor
+        successor = successor.successor
+    candidates = [p for p in plan_period.priorities.all() if not p.is_retired]
     return next((p for p in candidates if p.code == priority.code), None) or next(
         (p for p in candidates if p.title.strip().lower() == priority.title.strip().lower()), None
     )
@@ -576,3 +586,99 @@ def agreement_copy_areas(*, actor, source: Agreement, target: Agreement) -> list
                 copy.save()
             copies.append(copy)
     return copies
+
+
+# ---------------------------------------------------------------------------
+# Import of earlier agreements (cases.agreements.imports reads and checks the file)
+# ---------------------------------------------------------------------------
+
+
+def _advance_case_number_sequence(case_number):
+    """Keep the case number counter past an imported number of the same form
+    ("RD 2026/0042"), so that a number opened later never collides with it."""
+    match = re.match(r"^(?P<prefix>.+) (?P<year>\d{4})/(?P<number>\d+)$", case_number)
+    if not match:
+        return
+    prefix, year, number = match["prefix"], int(match["year"]), int(match["number"])
+    CaseNumberSequence.objects.bulk_create([CaseNumberSequence(prefix=prefix, year=year)], ignore_conflicts=True)
+    sequence = CaseNumberSequence.objects.select_for_update().get(prefix=prefix, year=year)
+    if sequence.last_number < number:
+        sequence.last_number = number
+        sequence.save(update_fields=["last_number"])
+
+
+@transaction.atomic
+def agreements_import(*, actor, file_name: str, rows: list[dict]) -> list[Agreement]:
+    """Create the earlier agreements of a checked spreadsheet, closed (their
+    period has ended) or in force, with their areas, both parties' approving
+    decisions and both signatures; every history row says "Imported from
+    <file>". All or nothing: any error in any row raises ValidationError (a
+    list of "row n: ...") and nothing is written."""
+    from accounts.permissions import can_manage_plan
+
+    from .imports import MAX_IMPORT_ROWS, check_rows
+
+    if not can_manage_plan(actor):
+        raise PermissionDenied(_("Only the region's coordinators import agreements."))
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise ValidationError(_("Import at most %(max)s agreements at a time.") % {"max": MAX_IMPORT_ROWS})
+    # Serialise imports: two running at once would each see the other's case numbers as free.
+    if connection.vendor == "postgresql":  # (the demo also runs on SQLite, one writer at a time)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('samverkan:agreements_import'))")
+    plans = check_rows(rows)
+    problems = [
+        _("Row %(row)s: %(error)s") % {"row": plan.number, "error": error} for plan in plans for error in plan.errors
+    ]
+    if problems:
+        raise ValidationError(problems)
+    if not plans:
+        raise ValidationError(_("The file holds no agreements."))
+    created = []
+    with audit_context(actor=actor, reason=reasons.imported_from(file_name=file_name)):
+        for plan in plans:
+            _advance_case_number_sequence(plan.case_number)
+            signed = [s["signed_on"] for s in plan.signatures.values()]
+            agreement = Agreement.objects.create(
+                municipality=plan.municipality,
+                plan_period=plan.plan_period,
+                case_number=plan.case_number,
+                title=plan.title,
+                stage=plan.stage,
+                created_by=actor,
+                in_force_since=max(signed),
+                ended_at=timezone.now() if plan.stage == Stage.CLOSED else None,
+                end_reason=(
+                    _("The plan period %(period)s has ended.") % {"period": plan.plan_period}
+                    if plan.stage == Stage.CLOSED
+                    else ""
+                ),
+            )
+            for position, area in enumerate(plan.areas, start=1):
+                row = CollaborationArea.objects.create(
+                    agreement=agreement,
+                    position=position,
+                    title=area.title,
+                    goal="",
+                    region_commitment="",
+                    municipality_commitment="",
+                )
+                if area.priorities:
+                    row.priorities.set(area.priorities)
+                    row.save()  # one history row that records the links
+            AgreementRevision.objects.create(
+                agreement=agreement, round=1, title=agreement.title, content=snapshot(agreement), created_by=actor
+            )
+            for party, decision in plan.decisions.items():
+                Decision.objects.create(
+                    agreement=agreement,
+                    round=1,
+                    party=party,
+                    outcome=Decision.Outcome.APPROVED,
+                    recorded_by=actor,
+                    **decision,
+                )
+            for party, signature in plan.signatures.items():
+                Signature.objects.create(agreement=agreement, party=party, recorded_by=actor, **signature)
+            created.append(agreement)
+    return created

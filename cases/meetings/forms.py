@@ -44,6 +44,12 @@ class MeetingForm(forms.Form):
         queryset=Organisation.objects.none(),
         error_messages={"required": _("Choose at least one participating municipality.")},
     )
+    partners = MunicipalityCheckboxes(
+        label=_("Participating partners"),
+        queryset=Organisation.objects.none(),
+        required=False,
+        help_text=_("County cultural institutions and folk high schools; they never sign agreements."),
+    )
     minutes = forms.CharField(
         label=_("Minutes"),
         required=False,
@@ -56,6 +62,9 @@ class MeetingForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["participants"].queryset = municipality_queryset()
+        self.fields["partners"].queryset = Organisation.objects.filter(
+            kind=Organisation.Kind.PARTNER, is_active=True
+        ).order_by("name")
 
 
 def area_choices(areas):

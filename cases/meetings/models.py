@@ -21,6 +21,14 @@ class DialogueMeeting(AuditedModel):
         verbose_name=_("participating municipalities"),
         limit_choices_to={"kind": "municipality"},
     )
+    partners = models.ManyToManyField(
+        "accounts.Organisation",
+        blank=True,
+        related_name="dialogue_meetings_as_partner",
+        verbose_name=_("participating partners"),
+        limit_choices_to={"kind": "partner"},
+        help_text=_("County cultural institutions and folk high schools that took part."),
+    )
     minutes = models.TextField(_("minutes"), blank=True)
     minutes_file = models.FileField(_("minutes (file)"), upload_to="meetings/%Y/", blank=True)
     minutes_file_name = models.CharField(_("file name"), max_length=255, blank=True)
@@ -31,7 +39,7 @@ class DialogueMeeting(AuditedModel):
     )
     created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
 
-    history = audited_history(m2m_fields=[participants])
+    history = audited_history(m2m_fields=[participants, partners])
 
     class Meta:
         verbose_name = _("dialogue meeting")

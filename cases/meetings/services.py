@@ -125,6 +125,7 @@ def meeting_record(
     minutes: str = "",
     minutes_file=None,
     action_points: list[ActionPointInput] = (),
+    partners=(),
 ) -> DialogueMeeting:
     """Record a Regional kulturdialog meeting with its participating
     municipalities, its minutes (text and/or a file) and its action points."""
@@ -144,6 +145,9 @@ def meeting_record(
         errors["participants"] = _("Choose at least one participating municipality.")
     elif any(not m.is_municipality for m in participants):
         errors["participants"] = _("Only the county's municipalities can take part.")
+    partners = list(partners)
+    if any(not p.is_partner or not p.is_active for p in partners):
+        errors["partners"] = _("Choose among the partners in the dialogue.")
     facts = None
     if minutes_file is not None:
         try:
@@ -169,6 +173,9 @@ def meeting_record(
             meeting.minutes_file_size = facts["size"]
         meeting.save()
         meeting.participants.set(participants)  # one history row that records the participants
+        if partners:
+            meeting.partners.set(partners)
+            meeting.save()  # one history row that records the partners
         for item, agreement in checked:
             _create_action_point(meeting=meeting, item=item, agreement=agreement)
     return meeting

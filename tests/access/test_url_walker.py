@@ -45,6 +45,9 @@ pytestmark = pytest.mark.django_db
 #   reader          audit log and exports: coordinators and auditors only
 #   admin           Django's admin: administrators only
 #   administrator   the application's pages for administrators (the e-mail outbox): others get 403
+#   plan            the administration pages (plan, import, organisations, people): municipal users
+#                   get 403 on everything, auditors read them and every write of theirs gets 403
+#                   (405 on a page that only reads)
 POLICY = {
     "home": "public",  # a redirect to the inbox, which asks for login
     "admin:login": "public",
@@ -106,6 +109,18 @@ POLICY = {
     "background:outbox_retry": "administrator",
     # The API: walked by tests/access/test_api_walker.py with every role and kind of token.
     **dict.fromkeys(API_POLICY, "api"),
+    "accounts:people": "plan",
+    "accounts:organisations": "plan",
+    "accounts:organisation": "plan",
+    "accounts:person": "plan",
+    "accounts:invitation": "public",  # the activation link of an invited person, before they can sign in
+    "workflows:plan_periods": "plan",
+    "workflows:plan_period_new": "plan",
+    "workflows:plan_period": "plan",
+    "workflows:plan_priority_new": "plan",
+    "workflows:plan_priority": "plan",
+    "workflows:import_agreements": "plan",
+    "workflows:import_template": "plan",
 }
 # Tables that a request may legitimately write to without changing any data:
 # sessions (and our record of them), sign-in events and lock-out bookkeeping,
@@ -272,6 +287,12 @@ def urls_for(name, route, world):
         return [reverse(name, args=[world["mora_absence"].pk])]
     if name == "workflows:attachment":
         return [reverse(name, args=[world["attachment"].pk])]
+    if name == "accounts:organisation":
+        return [reverse(name, args=[mora.municipality_id])]
+    if name == "accounts:person":
+        return [reverse(name, args=[mora.created_by_id])]
+    if name == "accounts:invitation":
+        return [reverse(name, args=["no-such-invitation"])]
     if name == "accounts:enrolment_link":
         return [reverse(name, args=["no-such-link"])]
     if name in ("accounts:oidc_login", "accounts:oidc_callback"):
@@ -280,6 +301,12 @@ def urls_for(name, route, world):
         return [reverse(name, args=[world["meeting"].pk])]
     if name == "workflows:action_point_status":
         return [reverse(name, args=[world["action_point"].pk])]
+    if name in ("workflows:plan_period", "workflows:plan_priority_new"):
+        return [reverse(name, args=[mora.plan_period_id])]
+    if name == "workflows:plan_priority":
+        return [reverse(name, args=[mora.plan_period.priorities.first().pk])]
+    if name == "workflows:import_template":
+        return [reverse(name, args=["xlsx"]), reverse(name, args=["csv"])]
     params = re.findall(r"<(?:\w+:)?(\w+)>", route)
     return [reverse(name, kwargs={"pk": mora.pk} if "pk" in params else {})]
 
@@ -328,6 +355,16 @@ def test_walk_every_url_as_every_user(world, coordinator, auditor, falun_head, a
             continue  # tests/access/test_api_walker.py
         for url in urls_for(name, route, world):
             for role, client in clients.items():
+                # Walking past the logout URL signs a client out: sign it in again for the
+                # administration pages after it (konto/personer, konto/organisationer), so that
+                # they are tried as the user. (Doing so for every page after it is left for later:
+                # it finds an admin page that answers 500, see the report of #17.)
+                if (
+                    kind == "plan"
+                    and role not in ("anonymous", "deactivated")
+                    and "_auth_user_id" not in client.session
+                ):
+                    client.force_login(people[role])
                 for method in ("get", "post"):
                     before = (
                         row_counts()
@@ -363,6 +400,12 @@ def test_walk_every_url_as_every_user(world, coordinator, auditor, falun_head, a
                     elif role in (*FALUN, "mora_official", "coordinator", "auditor") and kind == "administrator":
                         if code != 403:
                             problem = f"{code}: an administrators' page for a {role}"
+                    elif role in (*FALUN, "mora_official") and kind == "plan" and code != 403:
+                        problem = f"{code}: an administration page for a municipal user"
+                    elif role == "auditor" and kind == "plan" and method == "post" and code not in (403, 405):
+                        problem = f"{code}: an administration write allowed to an auditor"
+                    elif role == "auditor" and kind == "plan" and method == "get" and code not in (200, 302):
+                        problem = f"{code}: an administration page an auditor cannot read"
                     elif role in FALUN and code == 200 and (mora.case_number in body_of(response)):
                         problem = "Mora's case number shown to Falun"
                     elif signed_in and "no-store" not in response.get("Cache-Control", ""):

@@ -62,6 +62,16 @@ def test_seed_demo_is_idempotent(capsys):
         Membership.history.count(),
     ) == counts
     assert "samverkan-demo-2026" in first
+    # The demo municipalities' 2019–2022 agreements come from the spreadsheet in the repository,
+    # imported once through the coordinators' import.
+    from cases.models import Agreement, Stage
+
+    earlier = Agreement.objects.filter(plan_period__name="2019–2022")
+    assert earlier.count() == 6 and set(earlier.values_list("stage", flat=True)) == {Stage.CLOSED}
+    assert {r.history_change_reason for r in Agreement.history.filter(plan_period__name="2019–2022")} == {
+        "Importerad från overenskommelser-2019-2022.csv"
+    }
+    assert "Earlier agreements (2019–2022) imported: 6." in first
     assert User.objects.filter(email__in=[u[0] for u in DEMO_USERS]).count() == len(DEMO_USERS)
     roles = set(Membership.objects.values_list("role", flat=True))
     assert roles == set(Role)

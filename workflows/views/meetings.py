@@ -67,6 +67,7 @@ def meeting_new(request):
                 held_on=data["held_on"],
                 place=data["place"],
                 participants=data["participants"],
+                partners=data.get("partners") or (),
                 minutes=data["minutes"],
                 minutes_file=data.get("minutes_file") or None,
                 action_points=[f.to_input() for f in rows],

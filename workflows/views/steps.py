@@ -164,9 +164,13 @@ class DecisionStepView(StepView):
     form_class = DecisionForm
 
     def get_initial(self):
+        # The organisation's default deciding body (set by administrators) is offered.
         if self.party == Party.REGION:
-            return {"body": "Kultur- och bildningsnämnden, Region Dalarna"}
-        return {}
+            from accounts.models import Organisation
+
+            region = Organisation.objects.filter(kind=Organisation.Kind.REGION).first()
+            return {"body": (region and region.deciding_body) or "Kultur- och bildningsnämnden, Region Dalarna"}
+        return {"body": self.agreement.municipality.deciding_body}
 
     def perform(self, form):
         data = form.cleaned_data
