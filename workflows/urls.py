@@ -24,6 +24,7 @@ urlpatterns = [
     path("granskning/export.jsonl", audit.audit_export, {"fmt": "jsonl"}, name="audit_export_jsonl"),
     path("overenskommelser/erbjud-alla/", renewal.offer_all, name="offer_all"),
     path("bilagor/<int:pk>/", pages.attachment_download, name="attachment"),
+    path("dokument/<int:pk>/", pages.document_download, name="document"),
     path("steg/<int:process_pk>/<slug:step>/<int:task_pk>/", serve_step, name="step"),
     path("dialogmoten/", meetings.meeting_list, name="meetings"),
     path("dialogmoten/nytt/", meetings.meeting_new, name="meeting_new"),

@@ -129,6 +129,9 @@ class DecisionForm(forms.Form):
         help_text=_("Leave unticked to send a rejected agreement back to drafting."),
     )
     minutes = UploadField(label=_("Minutes"), required=False)
+    # The SHA-256 of the decision material shown on the page: a stale page (a new
+    # round has been frozen meanwhile) is refused by the service.
+    document_sha256 = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
 
 class SignForm(forms.Form):

@@ -27,7 +27,7 @@ from viewflow.workflow.models import Task
 
 from accounts.models import Role
 from accounts.services import user_deactivate
-from cases.models import Attachment, Stage
+from cases.models import AgreementDocument, Attachment, Stage
 from tests.factories import agreement_in_stage, municipality, user_with_role
 from workflows.flows import AgreementFlow
 
@@ -76,6 +76,7 @@ POLICY = {
     "workflows:agreement_timeline": "mora",
     "workflows:agreement_as_of": "mora",
     "workflows:attachment": "mora",
+    "workflows:document": "mora",
     "workflows:step": "mora",
     "workflows:audit_log": "reader",
     "workflows:audit_export_csv": "reader",
@@ -184,6 +185,8 @@ def world(coordinator, mora_head, falun_head):
         "mora": mora,
         "falun": falun,
         "attachment": Attachment.objects.get(agreement=mora),
+        # The decision material frozen as Mora's agreement entered approval.
+        "document": AgreementDocument.objects.get(agreement=mora),
         "meeting": meeting,
         "action_point": action_point,
         "tasks": list(tasks),
@@ -229,6 +232,8 @@ def urls_for(name, route, world):
         ]
     if name == "workflows:attachment":
         return [reverse(name, args=[world["attachment"].pk])]
+    if name == "workflows:document":
+        return [reverse(name, args=[world["document"].pk])]
     if name == "accounts:enrolment_link":
         return [reverse(name, args=["no-such-link"])]
     if name in ("accounts:oidc_login", "accounts:oidc_callback"):

@@ -228,6 +228,20 @@ def attachment_upload(request, pk):
 
 
 @login_required
+def document_download(request, pk):
+    """A frozen document of an agreement (the decision material), checked against its SHA-256."""
+    document = case_selectors.document_for(request.user, pk)
+    return verified_file_response(
+        request,
+        document.file,
+        sha256=document.sha256,
+        filename=document.filename,
+        content_type="application/pdf",
+        about=document,
+    )
+
+
+@login_required
 def attachment_download(request, pk):
     attachment = case_selectors.attachment_for(request.user, pk)
     return verified_file_response(
