@@ -52,28 +52,30 @@ def region_name() -> str:
     return region.name if region else "Region Dalarna"
 
 
-def revision_context(revision, *, fingerprint: str) -> dict:
+def revision_context(revision, *, fingerprint: str, region: str | None = None) -> dict:
     agreement = revision.agreement
     return {
         "agreement": agreement,
         "revision": revision,
         "areas": revision.content,
-        "region": region_name(),
+        "region": region or region_name(),
         "fingerprint": fingerprint,
         "short_fingerprint": short_fingerprint(fingerprint),
     }
 
 
-def html_to_pdf(html: str, *, title: str) -> bytes:
+def html_to_pdf(html: str) -> bytes:
     """PDF/A-2b, tagged, fonts embedded (WeasyPrint embeds a subset of each font it uses)."""
     from weasyprint import HTML
 
     return HTML(string=html, base_url=None).write_pdf(pdf_variant=PDF_VARIANT, pdf_tags=True, custom_metadata=True)
 
 
-def render_revision_pdf(revision) -> tuple[bytes, str]:
-    """The PDF of ``revision`` and the content fingerprint printed on its pages."""
+def render_revision_pdf(revision, *, region: str | None = None) -> tuple[bytes, str]:
+    """The PDF of ``revision`` and the content fingerprint printed on its pages.
+    ``region``: the region's name (read from the organisations when not given)."""
     fingerprint = content_fingerprint(revision)
+    context = revision_context(revision, fingerprint=fingerprint, region=region)
     with translation.override("sv"):
-        html = render_to_string("documents/agreement.html", revision_context(revision, fingerprint=fingerprint))
-    return html_to_pdf(html, title=revision.title), fingerprint
+        html = render_to_string("documents/agreement.html", context)
+    return html_to_pdf(html), fingerprint

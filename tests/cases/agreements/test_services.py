@@ -202,7 +202,13 @@ def test_review_accept_sends_the_draft_to_approval(mora_head):
     comment = agreement.comments.get()
     assert (comment.text, comment.resolved, comment.author, comment.round) == ("Bra!", True, mora_head, 1)
     why = reasons.DRAFT_ACCEPTED_IN_REVIEW
-    assert written == rows(("agreement", "~", mora_head, why), ("reviewcomment", "+", mora_head, why))
+    document = agreement.documents.get()  # the decision material, frozen as it enters approval
+    frozen = reasons.decision_material_frozen(round=1, sha256=document.sha256)
+    assert written == rows(
+        ("agreement", "~", mora_head, why),
+        ("agreementdocument", "+", mora_head, frozen),
+        ("reviewcomment", "+", mora_head, why),
+    )
 
 
 def test_review_is_the_municipality_s_own(coordinator, falun_head, mora_official):
