@@ -25,6 +25,7 @@ urlpatterns = [
     path("overenskommelser/erbjud-alla/", renewal.offer_all, name="offer_all"),
     path("bilagor/<int:pk>/", pages.attachment_download, name="attachment"),
     path("dokument/<int:pk>/", pages.document_download, name="document"),
+    path("dokument/verifiera/", pages.verify_document, name="verify_document"),
     path("steg/<int:process_pk>/<slug:step>/<int:task_pk>/", serve_step, name="step"),
     path("dialogmoten/", meetings.meeting_list, name="meetings"),
     path("dialogmoten/nytt/", meetings.meeting_new, name="meeting_new"),

@@ -227,3 +227,11 @@ class CompareForm(forms.Form):
 
     def clean_right(self):
         return self._version(self.cleaned_data["right"])
+
+
+class VerifyDocumentForm(forms.Form):
+    file = forms.FileField(
+        label=_("PDF to check"),
+        help_text=_("A decision material or agreement downloaded from the system."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,application/pdf"}),
+    )

@@ -494,6 +494,11 @@ def signature_record(
         errors["signatory_title"] = _("Write the title of the person who signed.")
     if signed_on > timezone.localdate():
         errors["signed_on"] = _("The signing date cannot be in the future.")
+    decided = agreement.decisions.filter(round=agreement.review_round).order_by("-meeting_date").first()
+    if decided is not None and signed_on < decided.meeting_date:
+        errors["signed_on"] = _(
+            "The signing date cannot be before both parties had decided: the last decision was on %(date)s."
+        ) % {"date": decided.meeting_date.isoformat()}
     if errors:
         raise ValidationError(errors)
     if signed_copy_file is not None:

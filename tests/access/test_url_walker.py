@@ -77,6 +77,7 @@ POLICY = {
     "workflows:agreement_as_of": "mora",
     "workflows:attachment": "mora",
     "workflows:document": "mora",
+    "workflows:verify_document": "auth",
     "workflows:step": "mora",
     "workflows:audit_log": "reader",
     "workflows:audit_export_csv": "reader",

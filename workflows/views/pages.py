@@ -19,13 +19,21 @@ from accounts.permissions import (
     can_act_for,
     can_attach,
     can_do_anywhere,
+    can_view_agreement,
     visible_municipality_ids,
     who_can,
 )
 from cases.agreements import selectors as case_selectors
 from cases.agreements import services as case_services
-from cases.agreements.forms import AgreementFilterForm, AttachmentForm, OpenAgreementForm, WithdrawForm
+from cases.agreements.forms import (
+    AgreementFilterForm,
+    AttachmentForm,
+    OpenAgreementForm,
+    VerifyDocumentForm,
+    WithdrawForm,
+)
 from cases.agreements.services import RENEWABLE_STAGES
+from cases.agreements.verification import verify_pdf
 from cases.exceptions import StepNotAllowed
 from cases.forms import apply_errors
 from cases.meetings.selectors import dialogue_for_agreement
@@ -239,6 +247,27 @@ def document_download(request, pk):
         content_type="application/pdf",
         about=document,
     )
+
+
+@login_required
+def verify_document(request):
+    """Upload a PDF: was it issued by the system, and is it unchanged? Writes nothing.
+    The agreement it belongs to is named only to those who may see it."""
+    form = VerifyDocumentForm(request.POST or None, request.FILES or None)
+    verdict = None
+    if request.method == "POST" and form.is_valid():
+        verdict = verify_pdf(form.cleaned_data["file"])
+        if not verdict.ok and not verdict.sha256:  # not a PDF, cut short, too large, empty
+            form.add_error("file", verdict.message)
+            verdict = None
+    document = verdict.document if verdict else None
+    context = {
+        "form": form,
+        "verdict": verdict,
+        "document": document if document and can_view_agreement(request.user, document.agreement) else None,
+    }
+    status = 400 if request.method == "POST" and not form.is_valid() else 200
+    return render(request, "workflows/verify_document.html", context, status=status)
 
 
 @login_required

@@ -399,6 +399,19 @@ def test_both_signatures_put_the_agreement_in_force_from_the_later_one(coordinat
     assert written == rows(("agreement", "~", coordinator, why), ("signature", "+", coordinator, why))
 
 
+def test_a_signature_cannot_be_dated_before_both_decisions(coordinator):
+    """Issue #12: a signing date before the political decisions cannot be true."""
+    agreement = AgreementFactory(in_signing=True)
+    last_decided = max(agreement.decisions.values_list("meeting_date", flat=True))
+    with pytest.raises(ValidationError) as error:
+        sign(agreement, coordinator, Party.REGION, signed_on=last_decided - datetime.timedelta(days=1))
+    assert error.value.message_dict["signed_on"] == [
+        f"Underskriftsdatumet kan inte ligga före båda parternas beslut: det senaste beslutet fattades {last_decided}."
+    ]
+    assert not agreement.signatures.exists()
+    assert sign(agreement, coordinator, Party.REGION, signed_on=last_decided).signed_on == last_decided
+
+
 def test_signature_rules(coordinator, mora_official):
     agreement = AgreementFactory(in_signing=True)
     with pytest.raises(PermissionDenied):
