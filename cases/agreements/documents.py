@@ -45,6 +45,16 @@ def short_fingerprint(hexdigest: str) -> str:
     return " ".join(head[i : i + 4] for i in range(0, 16, 4))
 
 
+def css_string(value) -> str:
+    """``value`` as the inside of a double-quoted CSS string (page-margin boxes'
+    ``content``), safe to put in the template's <style> unescaped."""
+    from django.utils.safestring import mark_safe
+
+    text = " ".join(str(value).split())
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ").replace(">", "\\3E ")
+    return mark_safe(escaped)  # noqa: S308 – escaped for a CSS string above; no "</style>" can survive
+
+
 def region_name() -> str:
     from accounts.models import Organisation
 
@@ -61,6 +71,7 @@ def revision_context(revision, *, fingerprint: str, region: str | None = None) -
         "region": region or region_name(),
         "fingerprint": fingerprint,
         "short_fingerprint": short_fingerprint(fingerprint),
+        "footer_left": css_string(agreement.case_number),
     }
 
 
@@ -79,3 +90,39 @@ def render_revision_pdf(revision, *, region: str | None = None) -> tuple[bytes, 
     with translation.override("sv"):
         html = render_to_string("documents/agreement.html", context)
     return html_to_pdf(html), fingerprint
+
+
+def _render(template: str, context: dict) -> bytes:
+    from django.utils import timezone
+
+    context = {"region": region_name(), "printed_at": timezone.localtime(), **context}
+    with translation.override("sv"):
+        return html_to_pdf(render_to_string(template, context))
+
+
+def render_follow_up_pdf(follow_up) -> bytes:
+    """A year's follow-up of an agreement (status, each area's progress and narrative)."""
+    entries = follow_up.entries.select_related("area").order_by("area__position", "area__pk")
+    return _render(
+        "documents/follow_up.html",
+        {
+            "follow_up": follow_up,
+            "agreement": follow_up.agreement,
+            "entries": entries,
+            "footer_left": css_string(follow_up.agreement.case_number),
+        },
+    )
+
+
+def render_meeting_pdf(meeting, *, action_points) -> bytes:
+    """A dialogue meeting's minutes and the action points the reader may see."""
+    participants = [str(m) for m in meeting.participants.order_by("name")]
+    return _render(
+        "documents/meeting.html",
+        {
+            "meeting": meeting,
+            "participants": participants,
+            "action_points": list(action_points),
+            "footer_left": css_string(f"Regional kulturdialog {meeting.held_on:%Y-%m-%d}"),
+        },
+    )

@@ -71,6 +71,18 @@ def document_for(user, pk) -> AgreementDocument:
         raise Http404 from exc
 
 
+def follow_up_for(user, pk):
+    """A follow-up of an agreement the user may see; 404 otherwise."""
+    from cases.follow_ups.models import FollowUp
+
+    try:
+        return FollowUp.objects.select_related(
+            "agreement__municipality", "agreement__plan_period", "submitted_by", "reviewed_by"
+        ).get(pk=pk, agreement__in=Agreement.objects.for_user(user))
+    except (FollowUp.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
 def plan_periods():
     """Every plan period, newest first (one query; pass the list on to spare more)."""
     return list(PlanPeriod.objects.order_by("-starts_on"))

@@ -78,6 +78,8 @@ POLICY = {
     "workflows:attachment": "mora",
     "workflows:document": "mora",
     "workflows:verify_document": "auth",
+    "workflows:follow_up_pdf": "mora",
+    "workflows:meeting_pdf": "mora",
     "workflows:step": "mora",
     "workflows:audit_log": "reader",
     "workflows:audit_export_csv": "reader",
@@ -239,7 +241,12 @@ def urls_for(name, route, world):
         return [reverse(name, args=["no-such-link"])]
     if name in ("accounts:oidc_login", "accounts:oidc_callback"):
         return [reverse(name, args=["no-such-provider"])]
-    if name in ("workflows:meeting", "workflows:meeting_minutes", "workflows:action_point_add"):
+    if name in (
+        "workflows:meeting",
+        "workflows:meeting_minutes",
+        "workflows:action_point_add",
+        "workflows:meeting_pdf",
+    ):
         return [reverse(name, args=[world["meeting"].pk])]
     if name == "workflows:action_point_status":
         return [reverse(name, args=[world["action_point"].pk])]

@@ -26,11 +26,12 @@ from tests.workflows.helpers import draft_post, login, open_task, step_url
 pytestmark = pytest.mark.django_db
 
 
-def pdf_pages_text(data: bytes) -> list[str]:
-    """The text of each page, by poppler's pdftotext (form feed between pages)."""
-    text = subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True
-    ).stdout.decode("utf-8")
+def pdf_pages_text(data: bytes, *, mode: str = "-layout") -> list[str]:
+    """The text of each page, by poppler's pdftotext (form feed between pages);
+    ``mode="-raw"`` keeps the content's order (a table cell's lines together)."""
+    text = subprocess.run(["pdftotext", mode, "-", "-"], input=data, capture_output=True, check=True).stdout.decode(
+        "utf-8"
+    )
     return [page for page in text.split("\f") if page.strip()]
 
 
@@ -175,3 +176,28 @@ def test_a_decision_without_the_page_hash_still_names_the_frozen_document(client
     assert client.post(step_url(open_task(agreement, "region_decision")), form).status_code == 302
     assert Decision.objects.get(agreement=agreement).document == document
     assert AgreementDocument.objects.filter(agreement=agreement).count() == 1  # frozen once
+
+
+def test_an_agreement_in_approval_without_a_document_gets_it_at_its_first_decision(coordinator):
+    """Agreements that entered approval before documents existed: the first
+    decision freezes the current round's document and names it."""
+    from accounts.history import audit_context
+    from cases.agreements import services
+    from tests.factories import AgreementFactory
+
+    agreement = AgreementFactory(in_review=True)
+    with audit_context(actor=coordinator, reason="test: entered approval before #12"):
+        agreement.stage = Stage.APPROVAL
+        agreement.save()
+    assert not agreement.documents.exists()
+    decision = services.decision_record(
+        actor=coordinator,
+        agreement=agreement,
+        party="region",
+        body="Kultur- och bildningsnämnden",
+        meeting_date=timezone.localdate(),
+        paragraph="§ 9",
+        outcome="approved",
+    )
+    document = agreement.documents.get()
+    assert decision.document == document and document.revision.round == 1

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ from accounts.permissions import (
 )
 from cases.agreements import selectors as case_selectors
 from cases.agreements import services as case_services
+from cases.agreements.documents import render_follow_up_pdf
 from cases.agreements.forms import (
     AgreementFilterForm,
     AttachmentForm,
@@ -247,6 +248,20 @@ def document_download(request, pk):
         content_type="application/pdf",
         about=document,
     )
+
+
+def pdf_response(data: bytes, filename: str):
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def follow_up_pdf(request, pk):
+    """A year's follow-up as PDF/A, rendered on request (a fraction of a second; README)."""
+    follow_up = case_selectors.follow_up_for(request.user, pk)
+    number = follow_up.agreement.case_number.replace(" ", "-").replace("/", "-")
+    return pdf_response(render_follow_up_pdf(follow_up), f"{number}-uppfoljning-{follow_up.year}.pdf")
 
 
 @login_required
