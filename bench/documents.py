@@ -77,20 +77,22 @@ def main():
     first = render(revision("Falun", 1, args.areas))
     cold = time.perf_counter() - start
 
-    times, sizes = [], []
+    times, cpu, sizes = [], [], []
     for _ in range(args.repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         pdf = render(revision("Falun", 1, args.areas))
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         sizes.append(len(pdf))
     tracemalloc.start()  # once, apart: tracing slows the render several times over
     render(revision("Falun", 1, args.areas))
     _current, python_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     county = [render(revision(name, n, args.areas)) for n, name in enumerate(MUNICIPALITIES[: args.agreements], 1)]
     county_time = time.perf_counter() - start
+    county_cpu = time.process_time() - start_cpu
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     import io
@@ -103,9 +105,11 @@ def main():
     print(f"bytes per document             {sizes[0]:,}")
     print(f"first render in the process    {cold * 1000:,.0f} ms (fonts and styles loaded)")
     print(f"render, warm (median of {args.repeat})     {sorted(times)[len(times) // 2] * 1000:,.0f} ms")
+    print(f"  of which CPU time (median)   {sorted(cpu)[len(cpu) // 2] * 1000:,.0f} ms (this process's own)")
     print(f"Python peak memory per render  {python_peak / 2**20:,.1f} MiB (tracemalloc)")
     each = county_time / len(county) * 1000
     print(f"{len(county)} agreements one after another {county_time:,.1f} s ({each:,.0f} ms each)")
+    print(f"  of which CPU time            {county_cpu:,.1f} s ({county_cpu / len(county) * 1000:,.0f} ms each)")
     print(f"process peak RSS               {rss_after / 1024:,.0f} MiB (before rendering {rss_before / 1024:,.0f} MiB)")
     print(f"load average                   {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
