@@ -26,9 +26,14 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(PY)
 deps: $(VENV)/.deps
 dev-deps: $(VENV)/.dev-deps
 
-# Debian packages the project needs: gettext (to compile translations).
+# Debian packages the project needs: gettext (to compile translations); Pango and
+# the DejaVu fonts for WeasyPrint's PDFs; poppler-utils (pdffonts, pdfsig) to check them.
 system-deps:
-	@./scripts/ensure-debian-packages gettext:msgfmt
+	@./scripts/ensure-debian-packages gettext:msgfmt poppler-utils:pdffonts \
+		libpango-1.0-0:/usr/lib/x86_64-linux-gnu/libpango-1.0.so.0 \
+		libpangoft2-1.0-0:/usr/lib/x86_64-linux-gnu/libpangoft2-1.0.so.0 \
+		fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
+		fonts-dejavu-extra:/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf
 
 # Debian's Chromium, which the real-browser tests (tests/e2e) drive through
 # Playwright; Playwright's own browser downloads are not used.

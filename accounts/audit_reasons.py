@@ -123,6 +123,14 @@ def decision_recorded(*, party, outcome) -> str:
     return gettext("%(party)s decision recorded: %(outcome)s") % {"party": party.label, "outcome": outcome.label}
 
 
+def decision_material_frozen(*, round, sha256) -> str:
+    """``round``: the revision's round; ``sha256``: the PDF's SHA-256 (hex)."""
+    return gettext("Decision material of round %(round)s frozen, SHA-256 %(sha256)s") % {
+        "round": round,
+        "sha256": sha256,
+    }
+
+
 def signature_recorded(*, party) -> str:
     return gettext("%(party)s signature recorded") % {"party": party.label}
 

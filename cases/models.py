@@ -6,6 +6,7 @@ from .agreements.models import (  # noqa: F401
     FINAL_STAGES,
     LIVE_STAGES,
     Agreement,
+    AgreementDocument,
     AgreementRevision,
     Attachment,
     CaseNumberSequence,

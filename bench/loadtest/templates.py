@@ -49,6 +49,7 @@ from accounts.models import Organisation, Role
 from cases.agreements.services import next_case_number
 from cases.audit.tables import HASH_FIELD_NAMES
 from cases.models import Agreement, CaseNumberSequence, PlanPeriod, PlanPriority
+from storage.models import StoredFile, StoredFileChunk
 
 from .reference import REASON, TITLES
 from .scenarios import Actor, Clock, Driver, NotPossible, local_date
@@ -64,6 +65,11 @@ NOT_CLONED = {
     "django_session",
     CaseNumberSequence._meta.db_table,
 }
+# The content-addressed file store: a file is stored once per content (its SHA-256
+# is unique), and records name it by that hash ("sha256/<hex>"), not by an id. A
+# template's files (the decision material frozen at approval) go in with its first
+# clone only; every clone's records name the same stored bytes, as the storage does.
+ONCE_PER_CONTENT = {StoredFile._meta.db_table, StoredFileChunk._meta.db_table}
 ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[1-9][0-9]{8}(?![0-9A-Za-z])")
 ISO_IN_JSON = re.compile(
     r'(?<=")(\d{4}-\d{2}-\d{2})(?:([T ])(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?(?=")'
@@ -450,6 +456,7 @@ class Template:
         self.seconds = [86_400, 0]
         self.start = self.end = None
         self.tables = self._compile(captured)
+        self.files_stored = False  # ONCE_PER_CONTENT rows written (by the first clone)
         self._when()
 
     # -- compiling ----------------------------------------------------------------
@@ -577,6 +584,8 @@ class Template:
         days = _whole_days(shift)
         base, refs = clone.base, clone.refs
         for name, columns, rows in self.tables:
+            if name in ONCE_PER_CONTENT and self.files_stored:
+                continue
             sink = out.rows(name, columns)
             for cells, changes in rows:
                 row = list(cells)
@@ -593,6 +602,7 @@ class Template:
                     else:
                         row[i] = clone.text(how[1], days)
                 sink.append(row)
+        self.files_stored = True
         return clone
 
 

@@ -134,6 +134,9 @@ class DecisionForm(forms.Form):
         help_text=_("Leave unticked to send a rejected agreement back to drafting."),
     )
     minutes = UploadField(label=_("Minutes"), required=False)
+    # The SHA-256 of the decision material shown on the page: a stale page (a new
+    # round has been frozen meanwhile) is refused by the service.
+    document_sha256 = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
 
 class SignForm(forms.Form):
@@ -229,3 +232,11 @@ class CompareForm(forms.Form):
 
     def clean_right(self):
         return self._version(self.cleaned_data["right"])
+
+
+class VerifyDocumentForm(forms.Form):
+    file = forms.FileField(
+        label=_("PDF to check"),
+        help_text=_("A decision material or agreement downloaded from the system."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,application/pdf"}),
+    )

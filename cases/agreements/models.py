@@ -259,6 +259,56 @@ class AgreementRevision(AuditedModel):
         return f"{self.agreement.case_number} – {self.round}"
 
 
+class AgreementDocument(AuditedModel):
+    """A PDF of the agreement, stored once and never rewritten: the decision
+    material (beslutsunderlag) frozen when a revision goes to political approval.
+    Its SHA-256 is the file's; ``fingerprint`` is the hash of the text printed
+    on its pages (cases.agreements.documents)."""
+
+    class Kind(models.TextChoices):
+        DECISION_MATERIAL = "decision_material", _("Decision material")
+
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="documents", verbose_name=_("agreement")
+    )
+    revision = models.ForeignKey(
+        AgreementRevision, on_delete=models.PROTECT, related_name="documents", verbose_name=_("revision")
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    file = models.FileField(_("file"), upload_to="documents/%Y/%m/")
+    size = models.PositiveBigIntegerField(_("size in bytes"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    fingerprint = models.CharField(_("fingerprint of the text"), max_length=64)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("made by")
+    )
+    created_at = models.DateTimeField(_("made"), auto_now_add=True)
+
+    history = audited_history()
+
+    class Meta:
+        verbose_name = _("agreement document")
+        verbose_name_plural = _("agreement documents")
+        ordering = ["agreement", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["revision", "kind"], name="one_document_per_revision_and_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.agreement.case_number} – {self.get_kind_display()} {self.revision.round}"
+
+    @property
+    def filename(self):
+        number = self.agreement.case_number.replace(" ", "-").replace("/", "-")
+        return f"{number}-beslutsunderlag-{self.revision.round}.pdf"
+
+    @property
+    def short_fingerprint(self):
+        from .documents import short_fingerprint
+
+        return short_fingerprint(self.fingerprint)
+
+
 class Attachment(AuditedModel):
     """A file attached to an agreement: minutes, signed copies, other documents."""
 
@@ -355,6 +405,15 @@ class Decision(AuditedModel):
     )
     minutes = models.ForeignKey(
         Attachment, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("minutes")
+    )
+    document = models.ForeignKey(
+        "AgreementDocument",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decisions",
+        verbose_name=_("document decided on"),
+        help_text=_("The frozen decision material; empty only on decisions recorded before documents existed."),
     )
     recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)

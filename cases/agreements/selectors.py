@@ -4,7 +4,16 @@ from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.utils import timezone
 
-from .models import Agreement, Attachment, CollaborationArea, Decision, PlanPeriod, ReviewComment, Signature
+from .models import (
+    Agreement,
+    AgreementDocument,
+    Attachment,
+    CollaborationArea,
+    Decision,
+    PlanPeriod,
+    ReviewComment,
+    Signature,
+)
 
 
 def agreements_for(user, *, q="", plan_period=None, municipality=None, stage=""):
@@ -33,7 +42,8 @@ def agreement_for(user, pk) -> Agreement:
                     queryset=CollaborationArea.objects.filter(removed_at__isnull=True).prefetch_related("priorities"),
                     to_attr="current_areas",
                 ),
-                Prefetch("decisions", queryset=Decision.objects.select_related("minutes", "recorded_by")),
+                Prefetch("decisions", queryset=Decision.objects.select_related("minutes", "recorded_by", "document")),
+                Prefetch("documents", queryset=AgreementDocument.objects.select_related("revision")),
                 Prefetch("signatures", queryset=Signature.objects.select_related("signed_copy", "recorded_by")),
                 Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
                 Prefetch("comments", queryset=ReviewComment.objects.select_related("author", "area")),
@@ -48,6 +58,28 @@ def attachment_for(user, pk) -> Attachment:
     try:
         return Attachment.objects.select_related("agreement").get(pk=pk, agreement__in=Agreement.objects.for_user(user))
     except (Attachment.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def document_for(user, pk) -> AgreementDocument:
+    """A document of an agreement the user may see; 404 otherwise."""
+    try:
+        return AgreementDocument.objects.select_related("agreement", "revision").get(
+            pk=pk, agreement__in=Agreement.objects.for_user(user)
+        )
+    except (AgreementDocument.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def follow_up_for(user, pk):
+    """A follow-up of an agreement the user may see; 404 otherwise."""
+    from cases.follow_ups.models import FollowUp
+
+    try:
+        return FollowUp.objects.select_related(
+            "agreement__municipality", "agreement__plan_period", "submitted_by", "reviewed_by"
+        ).get(pk=pk, agreement__in=Agreement.objects.for_user(user))
+    except (FollowUp.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
 
 

@@ -7,11 +7,13 @@ agreement's stage; a step at the wrong stage raises StepNotAllowed, bad input
 raises ValidationError with the field it concerns, and nothing is saved."""
 
 import datetime
+import hashlib
 import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,8 +28,10 @@ from background.webhooks import queue_event
 from ..exceptions import StepNotAllowed
 from ..files import validate_upload
 from .compare import snapshot
+from .documents import render_revision_pdf
 from .models import (
     Agreement,
+    AgreementDocument,
     AgreementRevision,
     Attachment,
     CaseNumberSequence,
@@ -241,7 +245,57 @@ def review_accept(*, actor, agreement: Agreement, comment: str = "") -> Agreemen
         agreement.stage = Stage.APPROVAL
         agreement.save()
         _stage_changed(agreement, Stage.REVIEW)
+        document_freeze(actor=actor, agreement=agreement)
     return agreement
+
+
+def current_revision(agreement) -> AgreementRevision:
+    return AgreementRevision.objects.select_related("agreement__municipality", "agreement__plan_period").get(
+        agreement=agreement, round=agreement.review_round
+    )
+
+
+def current_decision_material(agreement) -> AgreementDocument | None:
+    """The frozen decision material of the agreement's current round, if any."""
+    return (
+        AgreementDocument.objects.filter(
+            agreement=agreement, revision__round=agreement.review_round, kind=AgreementDocument.Kind.DECISION_MATERIAL
+        )
+        .select_related("revision")
+        .first()
+    )
+
+
+@transaction.atomic
+def document_freeze(*, actor, agreement: Agreement) -> AgreementDocument:
+    """Freeze the current round's revision as the decision material: the PDF is
+    rendered once and stored once (content-addressed storage), its SHA-256 kept
+    on the record and so in the audit history. Called as the agreement enters
+    political approval; a second call returns the document already frozen.
+
+    Rendered here, inside the step's transaction, so the agreement never stands
+    in approval without its document (README › Documents and signatures has the
+    figures)."""
+    require(actor, agreement.municipality, Action.VIEW)
+    existing = current_decision_material(agreement)
+    if existing is not None:
+        return existing
+    revision = current_revision(agreement)
+    pdf, fingerprint = render_revision_pdf(revision)
+    digest = hashlib.sha256(pdf).hexdigest()
+    with audit_context(actor=actor, reason=reasons.decision_material_frozen(round=revision.round, sha256=digest)):
+        document = AgreementDocument(
+            agreement=agreement,
+            revision=revision,
+            kind=AgreementDocument.Kind.DECISION_MATERIAL,
+            size=len(pdf),
+            sha256=digest,
+            fingerprint=fingerprint,
+            created_by=actor,
+        )
+        document.file.save(document.filename, ContentFile(pdf), save=False)
+        document.save()
+    return document
 
 
 @transaction.atomic
@@ -345,6 +399,7 @@ def decision_record(
     ends_agreement: bool = False,
     minutes: Attachment | None = None,
     minutes_file=None,
+    document_sha256: str | None = None,
 ) -> Decision:
     """Record one party's political decision. Both approving sends the agreement to
     signing; a rejection or a return sends it back to drafting, or ends it."""
@@ -370,8 +425,16 @@ def decision_record(
         errors["ends_agreement"] = _("Only a rejection can end the agreement.")
     if minutes is not None and minutes.agreement_id != agreement.pk:
         errors["minutes"] = _("The minutes must be attached to this agreement.")
+    document = current_decision_material(agreement)
+    if document_sha256 is not None and (document is None or document.sha256 != document_sha256.strip().lower()):
+        errors["document"] = _(
+            "The decision material shown is not this agreement's current one. Reload the page and check "
+            "the document the body decided on."
+        )
     if errors:
         raise ValidationError(errors)
+    if document is None:  # entered approval before documents were frozen: freeze it now
+        document = document_freeze(actor=actor, agreement=agreement)
 
     if minutes_file is not None:
         minutes = attachment_add(actor=actor, agreement=agreement, uploaded=minutes_file, kind=Attachment.Kind.MINUTES)
@@ -386,6 +449,7 @@ def decision_record(
             outcome=outcome,
             ends_agreement=ends_agreement,
             minutes=minutes,
+            document=document,
             recorded_by=actor,
         )
         if outcome == Decision.Outcome.REJECTED and ends_agreement:
@@ -450,6 +514,11 @@ def signature_record(
         errors["signatory_title"] = _("Write the title of the person who signed.")
     if signed_on > timezone.localdate():
         errors["signed_on"] = _("The signing date cannot be in the future.")
+    decided = agreement.decisions.filter(round=agreement.review_round).order_by("-meeting_date").first()
+    if decided is not None and signed_on < decided.meeting_date:
+        errors["signed_on"] = _(
+            "The signing date cannot be before both parties had decided: the last decision was on %(date)s."
+        ) % {"date": decided.meeting_date.isoformat()}
     if errors:
         raise ValidationError(errors)
     if signed_copy_file is not None:

@@ -30,7 +30,7 @@ from viewflow.workflow.models import Task
 
 from accounts.models import Role
 from accounts.services import absence_record, user_deactivate
-from cases.models import Attachment, Stage
+from cases.models import AgreementDocument, Attachment, Stage
 from tests.access.api_policy import API_POLICY
 from tests.factories import agreement_in_stage, municipality, user_with_role
 from workflows.flows import AgreementFlow
@@ -90,6 +90,10 @@ POLICY = {
     "workflows:agreement_timeline_csv": "mora",
     "workflows:agreement_as_of": "mora",
     "workflows:attachment": "mora",
+    "workflows:document": "mora",
+    "workflows:verify_document": "auth",
+    "workflows:follow_up_pdf": "mora",
+    "workflows:meeting_pdf": "mora",
     "workflows:step": "mora",
     "workflows:audit_log": "reader",
     "workflows:audit_export_csv": "reader",
@@ -236,6 +240,8 @@ def world(coordinator, mora_head, falun_head):
         "mora": mora,
         "falun": falun,
         "attachment": Attachment.objects.get(agreement=mora),
+        # The decision material frozen as Mora's agreement entered approval.
+        "document": AgreementDocument.objects.get(agreement=mora),
         "meeting": meeting,
         "action_point": action_point,
         "tasks": list(tasks),
@@ -293,11 +299,18 @@ def urls_for(name, route, world):
         return [reverse(name, args=[mora.created_by_id])]
     if name == "accounts:invitation":
         return [reverse(name, args=["no-such-invitation"])]
+    if name == "workflows:document":
+        return [reverse(name, args=[world["document"].pk])]
     if name == "accounts:enrolment_link":
         return [reverse(name, args=["no-such-link"])]
     if name in ("accounts:oidc_login", "accounts:oidc_callback"):
         return [reverse(name, args=["no-such-provider"])]
-    if name in ("workflows:meeting", "workflows:meeting_minutes", "workflows:action_point_add"):
+    if name in (
+        "workflows:meeting",
+        "workflows:meeting_minutes",
+        "workflows:action_point_add",
+        "workflows:meeting_pdf",
+    ):
         return [reverse(name, args=[world["meeting"].pk])]
     if name == "workflows:action_point_status":
         return [reverse(name, args=[world["action_point"].pk])]

@@ -13,15 +13,19 @@ Two kinds, for two kinds of test:
   tests over HTTP."""
 
 import datetime
+import hashlib
 
 import factory
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from accounts.models import Role
 from cases.agreements.compare import snapshot
+from cases.agreements.documents import render_revision_pdf
 from cases.models import (
     ActionPoint,
     Agreement,
+    AgreementDocument,
     AgreementRevision,
     CollaborationArea,
     Decision,
@@ -140,9 +144,14 @@ class AgreementFactory(factory.django.DjangoModelFactory):
         coordinator = self.created_by
         day = _decided_on(self)
         if _reached(self, Stage.REVIEW) or self.stage == Stage.REJECTED:
-            AgreementRevision.objects.create(
+            revision = AgreementRevision.objects.create(
                 agreement=self, round=1, title=self.title, content=snapshot(self), created_by=coordinator
             )
+        if self.stage == Stage.APPROVAL:
+            # The decision material, frozen as the agreement entered approval. Agreements
+            # built further on have decisions that name no document (as decisions recorded
+            # before documents existed): rendering one costs a fraction of a second each.
+            _freeze(revision, coordinator)
         if _reached(self, Stage.SIGNING):
             for party in (Party.REGION, Party.MUNICIPALITY):
                 DecisionFactory(agreement=self, party=party, meeting_date=day, recorded_by=coordinator)
@@ -163,6 +172,21 @@ class AgreementFactory(factory.django.DjangoModelFactory):
             self.ended_at = timezone.now()
             self.end_reason = self.end_reason or "Avslutad."
         self.save()
+
+
+def _freeze(revision, actor):
+    pdf, fingerprint = render_revision_pdf(revision)
+    document = AgreementDocument(
+        agreement=revision.agreement,
+        revision=revision,
+        kind=AgreementDocument.Kind.DECISION_MATERIAL,
+        size=len(pdf),
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        fingerprint=fingerprint,
+        created_by=actor,
+    )
+    document.file.save(document.filename, ContentFile(pdf), save=False)
+    document.save()
 
 
 class DecisionFactory(factory.django.DjangoModelFactory):

@@ -153,6 +153,13 @@ class Normalised:
         agreements = captured.get("cases_agreement", ([], []))
         for n, row in enumerate(agreements[1]):
             self.words[row[agreements[0].index("case_number")]] = f"CASE-{n}"
+        # A rendered file (the decision material) is bytes: a clone's are its template's,
+        # printed with the template's municipality and case number, so its hashes and
+        # size differ from a direct run's. They stand for "the n-th file" here.
+        for table, column in FILE_HASHES:
+            columns, rows = captured.get(table, ([], []))
+            for n, row in enumerate(rows):
+                self.words.setdefault(row[columns.index(column)], f"{column.upper()}-{n}")
         self.models = models
 
     def _id(self, table, value):
@@ -171,6 +178,10 @@ class Normalised:
         table = model._meta.db_table
         if field.primary_key:
             return self._id(table, value)
+        if (table, column) in FILE_CONTENT:
+            return "FILE-CONTENT"
+        if field.is_relation and isinstance(value, str):  # a stored file's chunk names its file by hash
+            return self._text(value)
         if field.is_relation:
             target = field.related_model._meta.db_table
             if target == User._meta.db_table and target not in self.ids:
@@ -201,6 +212,20 @@ class Normalised:
                 for row in rows
             ]
         return found
+
+
+# The columns that hold a rendered file's hashes, and its bytes and size (see Normalised).
+FILE_HASHES = [
+    ("cases_agreementdocument", "sha256"),
+    ("cases_agreementdocument", "fingerprint"),
+    ("storage_storedfile", "sha256"),
+]
+FILE_CONTENT = {
+    ("cases_agreementdocument", "size"),
+    ("cases_historicalagreementdocument", "size"),
+    ("storage_storedfile", "size"),
+    ("storage_storedfilechunk", "data"),
+}
 
 
 def _written(run):

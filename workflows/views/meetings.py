@@ -8,12 +8,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.permissions import Action, can_do_anywhere
+from cases.agreements.documents import render_meeting_pdf
 from cases.files import ALLOWED
 from cases.forms import apply_errors
 from cases.meetings import selectors as meeting_selectors
@@ -190,3 +191,14 @@ def action_point_status(request, pk):
         {"action_point": action_point, "form": form},
         status=400,
     )
+
+
+@login_required
+def meeting_pdf(request, pk):
+    """The meeting's minutes and the action points this user may see, as PDF/A."""
+    meeting = meeting_selectors.meeting_for(request.user, pk)
+    points = meeting_selectors.action_points_of(request.user, meeting).select_related("municipality")
+    data = render_meeting_pdf(meeting, action_points=points)
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="kulturdialog-{meeting.held_on:%Y-%m-%d}.pdf"'
+    return response

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -19,13 +19,22 @@ from accounts.permissions import (
     can_act_for,
     can_attach,
     can_do_anywhere,
+    can_view_agreement,
     visible_municipality_ids,
     who_can,
 )
 from cases.agreements import selectors as case_selectors
 from cases.agreements import services as case_services
-from cases.agreements.forms import AgreementFilterForm, AttachmentForm, OpenAgreementForm, WithdrawForm
+from cases.agreements.documents import render_follow_up_pdf
+from cases.agreements.forms import (
+    AgreementFilterForm,
+    AttachmentForm,
+    OpenAgreementForm,
+    VerifyDocumentForm,
+    WithdrawForm,
+)
 from cases.agreements.services import RENEWABLE_STAGES
+from cases.agreements.verification import verify_pdf
 from cases.exceptions import StepNotAllowed
 from cases.forms import apply_errors
 from cases.meetings.selectors import dialogue_for_agreement
@@ -227,6 +236,55 @@ def attachment_upload(request, pk):
             messages.success(request, _("The file has been attached."))
             return redirect("workflows:agreement", pk=agreement.pk)
     return render(request, "workflows/attachment_upload.html", {"agreement": agreement, "form": form}, status=400)
+
+
+@login_required
+def document_download(request, pk):
+    """A frozen document of an agreement (the decision material), checked against its SHA-256."""
+    document = case_selectors.document_for(request.user, pk)
+    return verified_file_response(
+        request,
+        document.file,
+        sha256=document.sha256,
+        filename=document.filename,
+        content_type="application/pdf",
+        about=document,
+    )
+
+
+def pdf_response(data: bytes, filename: str):
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def follow_up_pdf(request, pk):
+    """A year's follow-up as PDF/A, rendered on request (a fraction of a second; README)."""
+    follow_up = case_selectors.follow_up_for(request.user, pk)
+    number = follow_up.agreement.case_number.replace(" ", "-").replace("/", "-")
+    return pdf_response(render_follow_up_pdf(follow_up), f"{number}-uppfoljning-{follow_up.year}.pdf")
+
+
+@login_required
+def verify_document(request):
+    """Upload a PDF: was it issued by the system, and is it unchanged? Writes nothing.
+    The agreement it belongs to is named only to those who may see it."""
+    form = VerifyDocumentForm(request.POST or None, request.FILES or None)
+    verdict = None
+    if request.method == "POST" and form.is_valid():
+        verdict = verify_pdf(form.cleaned_data["file"])
+        if not verdict.ok and not verdict.sha256:  # not a PDF, cut short, too large, empty
+            form.add_error("file", verdict.message)
+            verdict = None
+    document = verdict.document if verdict else None
+    context = {
+        "form": form,
+        "verdict": verdict,
+        "document": document if document and can_view_agreement(request.user, document.agreement) else None,
+    }
+    status = 400 if request.method == "POST" and not form.is_valid() else 200
+    return render(request, "workflows/verify_document.html", context, status=status)
 
 
 @login_required

@@ -164,13 +164,25 @@ class DecisionStepView(StepView):
     form_class = DecisionForm
 
     def get_initial(self):
+        initial = {"document_sha256": self.document.sha256 if self.document else ""}
         # The organisation's default deciding body (set by administrators) is offered.
         if self.party == Party.REGION:
             from accounts.models import Organisation
 
             region = Organisation.objects.filter(kind=Organisation.Kind.REGION).first()
-            return {"body": (region and region.deciding_body) or "Kultur- och bildningsnämnden, Region Dalarna"}
-        return {"body": self.agreement.municipality.deciding_body}
+            initial["body"] = (region and region.deciding_body) or "Kultur- och bildningsnämnden, Region Dalarna"
+        else:
+            initial["body"] = self.agreement.municipality.deciding_body
+        return initial
+
+    @property
+    def document(self):
+        if not hasattr(self, "_document"):
+            self._document = services.current_decision_material(self.agreement)
+        return self._document
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(document=self.document, **kwargs)
 
     def perform(self, form):
         data = form.cleaned_data
@@ -184,6 +196,7 @@ class DecisionStepView(StepView):
             outcome=data["outcome"],
             ends_agreement=data["ends_agreement"],
             minutes_file=data.get("minutes"),
+            document_sha256=data.get("document_sha256") or None,
         )
         self.done_message = _("The decision has been recorded.")
         return True

@@ -202,7 +202,13 @@ def test_review_accept_sends_the_draft_to_approval(mora_head):
     comment = agreement.comments.get()
     assert (comment.text, comment.resolved, comment.author, comment.round) == ("Bra!", True, mora_head, 1)
     why = reasons.DRAFT_ACCEPTED_IN_REVIEW
-    assert written == rows(("agreement", "~", mora_head, why), ("reviewcomment", "+", mora_head, why))
+    document = agreement.documents.get()  # the decision material, frozen as it enters approval
+    frozen = reasons.decision_material_frozen(round=1, sha256=document.sha256)
+    assert written == rows(
+        ("agreement", "~", mora_head, why),
+        ("agreementdocument", "+", mora_head, frozen),
+        ("reviewcomment", "+", mora_head, why),
+    )
 
 
 def test_review_is_the_municipality_s_own(coordinator, falun_head, mora_official):
@@ -391,6 +397,19 @@ def test_both_signatures_put_the_agreement_in_force_from_the_later_one(coordinat
     assert (agreement.stage, agreement.in_force_since) == (Stage.IN_FORCE, TODAY - datetime.timedelta(days=1))
     why = reasons.signature_recorded(party=Party.REGION)
     assert written == rows(("agreement", "~", coordinator, why), ("signature", "+", coordinator, why))
+
+
+def test_a_signature_cannot_be_dated_before_both_decisions(coordinator):
+    """Issue #12: a signing date before the political decisions cannot be true."""
+    agreement = AgreementFactory(in_signing=True)
+    last_decided = max(agreement.decisions.values_list("meeting_date", flat=True))
+    with pytest.raises(ValidationError) as error:
+        sign(agreement, coordinator, Party.REGION, signed_on=last_decided - datetime.timedelta(days=1))
+    assert error.value.message_dict["signed_on"] == [
+        f"Underskriftsdatumet kan inte ligga före båda parternas beslut: det senaste beslutet fattades {last_decided}."
+    ]
+    assert not agreement.signatures.exists()
+    assert sign(agreement, coordinator, Party.REGION, signed_on=last_decided).signed_on == last_decided
 
 
 def test_signature_rules(coordinator, mora_official):
