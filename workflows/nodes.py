@@ -28,6 +28,7 @@ from viewflow.workflow.status import STATUS
 
 from accounts.history import audit_context, deferred_history
 from accounts.permissions import can_act_for, can_view_agreement, perm_name
+from cases import display
 from cases.exceptions import StepNotAllowed
 from cases.models import Agreement
 from cases.workdays import add_working_days
@@ -124,7 +125,7 @@ def _closed_message(task):
     if task.status == STATUS.DONE and task.owner is not None:
         return _("This step was already completed by %(name)s on %(when)s.") % {
             "name": task.owner.full_name,
-            "when": task.finished.strftime("%Y-%m-%d %H:%M") if task.finished else "",
+            "when": display.when(task.finished),
         }
     return _("This step is no longer open: the agreement has moved on.")
 

@@ -22,6 +22,7 @@ from accounts.history import audit_context
 from accounts.models import Organisation
 from accounts.permissions import Action, can_do_anywhere, require
 
+from .. import display
 from ..agreements.models import LIVE_STAGES, Agreement, CollaborationArea
 from ..files import validate_upload
 from .models import ActionPoint, DialogueMeeting
@@ -82,7 +83,7 @@ def _check_action_point(item: ActionPointInput, *, held_on, participant_ids) -> 
     if item.due_on is None:
         errors["due_on"] = _("Give a due date.")
     elif held_on is not None and item.due_on < held_on:
-        errors["due_on"] = _("The due date cannot be before the meeting (%(date)s).") % {"date": held_on}
+        errors["due_on"] = _("The due date cannot be before the meeting (%(date)s).") % {"date": display.day(held_on)}
     agreement = None
     area = item.area
     if area is not None and municipality is not None and "municipality" not in errors:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.permissions import Action, can_do_anywhere
+from cases import display
 from cases.files import ALLOWED
 from cases.forms import apply_errors
 from cases.meetings import selectors as meeting_selectors
@@ -75,7 +76,8 @@ def meeting_new(request):
             apply_meeting_errors(form, formset, error, rows)
         else:
             messages.success(
-                request, _("The dialogue meeting of %(date)s has been recorded.") % {"date": meeting.held_on}
+                request,
+                _("The dialogue meeting of %(date)s has been recorded.") % {"date": display.day(meeting.held_on)},
             )
             return redirect("workflows:meeting", pk=meeting.pk)
     return render(
