@@ -99,13 +99,14 @@ class ActionPointForm(forms.Form):
         return self.areas[value]
 
     def to_input(self) -> ActionPointInput:
+        """The row as the service reads it; a field that did not parse is None."""
         data = self.cleaned_data
         return ActionPointInput(
-            municipality=data["municipality"],
+            municipality=data.get("municipality"),
             area=data.get("area"),
-            description=data["description"],
-            owner_name=data["owner_name"],
-            due_on=data["due_on"],
+            description=data.get("description", ""),
+            owner_name=data.get("owner_name", ""),
+            due_on=data.get("due_on"),
         )
 
 
@@ -131,24 +132,28 @@ ACTION_POINT_PREFIX = "action_points"
 ROW_ERROR = re.compile(rf"^{ACTION_POINT_PREFIX}-(\d+)-(\w+)$")
 
 
-def apply_meeting_errors(form, formset, error: ValidationError, rows):
-    """Put a ValidationError of cases.meetings.services.meeting_record on the form and the
+def apply_meeting_errors(form, formset, error: ValidationError, rows, *, only_new=False):
+    """Put a ValidationError of cases.meetings.services on the form and the
     formset: ``action_points-<n>-<field>`` goes to the n-th filled row (``rows``
-    maps n to the formset's form), anything else to the meeting form."""
+    maps n to the formset's form), anything else to the meeting form. With
+    ``only_new``, a field that already has an error (it did not parse) keeps
+    its own message only."""
     if not hasattr(error, "error_dict"):
         apply_errors(form, error)
         return
-    rest = {}
+
+    def add(target, name, messages):
+        field = name if name in target.fields else None
+        if only_new and field is not None and field in target.errors:
+            return
+        target.add_error(field, messages)
+
     for key, messages in error.message_dict.items():
         match = ROW_ERROR.match(key)
         if match and int(match.group(1)) < len(rows):
-            row = rows[int(match.group(1))]
-            name = match.group(2)
-            row.add_error(name if name in row.fields else None, messages)
+            add(rows[int(match.group(1))], match.group(2), messages)
         else:
-            rest[key] = messages
-    if rest:
-        apply_errors(form, ValidationError(rest))
+            add(form, key, messages)
 
 
 class ActionPointStatusForm(forms.Form):

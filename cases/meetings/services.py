@@ -116,31 +116,31 @@ def _create_action_point(*, meeting, item: ActionPointInput, agreement) -> Actio
     )
 
 
-@transaction.atomic
-def meeting_record(
+def meeting_problems(
     *,
-    actor,
-    held_on: datetime.date,
-    place: str,
+    held_on: datetime.date | None,
+    place: str | None,
     participants,
-    minutes: str = "",
     minutes_file=None,
     action_points: list[ActionPointInput] = (),
-) -> DialogueMeeting:
-    """Record a Regional kulturdialog meeting with its participating
-    municipalities, its minutes (text and/or a file) and its action points."""
-    participants = list(participants)
-    _require_meetings(actor, participants)
+) -> tuple[dict, dict | None, list]:
+    """Every problem of a meeting as written (field -> message, an action
+    point's keyed ``action_points-<n>-<field>``), all at once; the checked
+    file's facts; and each action point with the agreement it concerns.
+    Writes nothing. A form whose fields did not all parse passes None for
+    those (``place=None``: not checked here) and still learns the rest."""
+    participants = list(participants or ())
     errors = {}
     if held_on is None:
         errors["held_on"] = _("Give the date of the meeting.")
     elif held_on > timezone.localdate():
         errors["held_on"] = _("The date of the meeting cannot be in the future.")
-    place = (place or "").strip()
-    if not place:
-        errors["place"] = _("Say where the meeting was held.")
-    elif len(place) > PLACE_MAX:
-        errors["place"] = _("Write at most %(max)s characters.") % {"max": PLACE_MAX}
+    if place is not None:
+        place = place.strip()
+        if not place:
+            errors["place"] = _("Say where the meeting was held.")
+        elif len(place) > PLACE_MAX:
+            errors["place"] = _("Write at most %(max)s characters.") % {"max": PLACE_MAX}
     if not participants:
         errors["participants"] = _("Choose at least one participating municipality.")
     elif any(not m.is_municipality for m in participants):
@@ -158,6 +158,28 @@ def meeting_record(
         for field, message in item_errors.items():
             errors[f"action_points-{index}-{field}"] = message
         checked.append((item, agreement))
+    return errors, facts, checked
+
+
+@transaction.atomic
+def meeting_record(
+    *,
+    actor,
+    held_on: datetime.date,
+    place: str,
+    participants,
+    minutes: str = "",
+    minutes_file=None,
+    action_points: list[ActionPointInput] = (),
+) -> DialogueMeeting:
+    """Record a Regional kulturdialog meeting with its participating
+    municipalities, its minutes (text and/or a file) and its action points."""
+    participants = list(participants)
+    _require_meetings(actor, participants)
+    place = (place or "").strip()
+    errors, facts, checked = meeting_problems(
+        held_on=held_on, place=place, participants=participants, minutes_file=minutes_file, action_points=action_points
+    )
     if errors:
         raise ValidationError(errors)
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.permissions import Action, can_do_anywhere
 from cases import display
 from cases.files import ALLOWED
-from cases.forms import apply_errors
+from cases.forms import apply_errors, ask_for_files_again
 from cases.meetings import selectors as meeting_selectors
 from cases.meetings import services as meeting_services
 from cases.meetings.forms import (
@@ -59,7 +59,18 @@ def meeting_new(request):
     areas = live_areas()
     form = MeetingForm(request.POST or None, request.FILES or None, initial={"held_on": timezone.localdate()})
     formset = ActionPointFormSet(request.POST if posted else None, prefix=ACTION_POINT_PREFIX, areas=areas)
-    if posted and form.is_valid() & formset.is_valid():
+    if posted and not (form.is_valid() & formset.is_valid()):
+        # the fields that parsed are still checked, so every problem is named at once
+        rows = [f for _i, f in formset.filled_forms()]
+        data = form.cleaned_data
+        problems, _facts, _checked = meeting_services.meeting_problems(
+            held_on=data.get("held_on"),
+            place=data.get("place"),
+            participants=data.get("participants"),
+            action_points=[f.to_input() for f in rows],
+        )
+        apply_meeting_errors(form, formset, ValidationError(problems), rows, only_new=True)
+    elif posted:
         rows = [f for _i, f in formset.filled_forms()]
         data = form.cleaned_data
         try:
@@ -80,6 +91,8 @@ def meeting_new(request):
                 _("The dialogue meeting of %(date)s has been recorded.") % {"date": display.day(meeting.held_on)},
             )
             return redirect("workflows:meeting", pk=meeting.pk)
+    if posted:
+        ask_for_files_again(form)
     return render(
         request,
         "workflows/meetings/new.html",
