@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
 
+from .. import limits
 from ..forms import DateInput, UploadField, apply_errors
 from ..swedish import swedish_key
 from ..widgets import FastSelect
@@ -47,7 +48,7 @@ class MeetingForm(forms.Form):
     minutes = forms.CharField(
         label=_("Minutes"),
         required=False,
-        max_length=50000,
+        max_length=limits.MINUTES_MAX,
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text=_("What was discussed and agreed. You can attach the minutes as a file as well, or instead."),
     )
@@ -79,7 +80,7 @@ class ActionPointForm(forms.Form):
         help_text=_("An area of that municipality's agreement, when the action point concerns one."),
     )
     description = forms.CharField(
-        label=_("What is to be done"), max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("What is to be done"), max_length=limits.ACTION_POINT_MAX, widget=forms.Textarea(attrs={"rows": 2})
     )
     owner_name = forms.CharField(label=_("Owner"), max_length=200, help_text=_("Who sees to it: name and role."))
     due_on = forms.DateField(label=_("Due date"), widget=DateInput())
@@ -159,5 +160,7 @@ def apply_meeting_errors(form, formset, error: ValidationError, rows, *, only_ne
 class ActionPointStatusForm(forms.Form):
     status = forms.ChoiceField(label=_("New status"), choices=ActionPoint.Status.choices, widget=forms.RadioSelect)
     reason = forms.CharField(
-        label=_("Reason"), max_length=1000, help_text=_("E.g. what was done, or why it is open again.")
+        label=_("Reason"),
+        max_length=limits.SHORT_REASON_MAX,
+        help_text=_("E.g. what was done, or why it is open again."),
     )
