@@ -21,7 +21,7 @@ from accounts.middleware import client_ip
 from accounts.models import Organisation, SignInEvent, User
 from accounts.permissions import can_read_audit, visible_municipality_ids
 from cases import display
-from cases.audit import asof, export, log, timeline
+from cases.audit import asof, describe, export, log, timeline
 from cases.audit.models import AuditExport
 from cases.forms import DateInput
 from cases.models import PlanPeriod
@@ -286,6 +286,8 @@ def _log_page(request, form, status=200):
             row.kind_label = capfirst(row.source.verbose_name)
             row.event_label = _event_label(row)
             row.why = row.reason if row.source.is_history else row.detail  # sign-ins: the address tried
+            row.ip = describe.plain_address(row.ip)
+        describe.describe(rows)
     else:
         status = 400
     filters = request.GET.copy()
