@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from accounts import views as account_views
+from workflows.views import pages
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="workflows:inbox"), name="home"),
+    path("", pages.home, name="home"),
     path("arbete/", include("workflows.urls")),
     path("e-post/", include("background.urls")),
     path("login/", account_views.LoginView.as_view(), name="login"),
