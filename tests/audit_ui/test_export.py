@@ -185,7 +185,7 @@ def test_a_download_broken_off_is_recorded_as_incomplete(client, rf, county, aud
     request.user = auditor
     response = audit_export(request, "csv")
     first = next(iter(response))
-    assert first.startswith("\ufeffkind,table,".encode())
+    assert first.startswith("\ufeffTyp;Tabell;".encode())
     # The server closes the response (leaving the test's database connection open, as Django's test
     # client does when a download ends; a server keeps it when it is still usable).
     signals.request_finished.disconnect(close_old_connections)
