@@ -42,7 +42,8 @@ pytestmark = pytest.mark.django_db
 #   admin           Django's admin: administrators only
 #   administrator   the application's pages for administrators (the e-mail outbox): others get 403
 POLICY = {
-    "home": "public",  # a redirect to the inbox, which asks for login
+    "home": "public",  # a redirect to the start page of the role (accounts.permissions.start_page), or to the login
+    "accessibility": "public",  # the accessibility statement (tillgänglighetsredogörelse)
     "admin:login": "public",
     "admin:logout": "public",
     "login": "public",
