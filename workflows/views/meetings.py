@@ -60,16 +60,19 @@ def meeting_new(request):
     form = MeetingForm(request.POST or None, request.FILES or None, initial={"held_on": timezone.localdate()})
     formset = ActionPointFormSet(request.POST if posted else None, prefix=ACTION_POINT_PREFIX, areas=areas)
     if posted and not (form.is_valid() & formset.is_valid()):
-        # the fields that parsed are still checked, so every problem is named at once
-        rows = [f for _i, f in formset.filled_forms()]
-        data = form.cleaned_data
-        problems, _facts, _checked = meeting_services.meeting_problems(
-            held_on=data.get("held_on"),
-            place=data.get("place"),
-            participants=data.get("participants"),
-            action_points=[f.to_input() for f in rows],
-        )
-        apply_meeting_errors(form, formset, ValidationError(problems), rows, only_new=True)
+        # The fields that parsed are still checked, so every problem is named at once.
+        # (An empty POST leaves the form unbound and the formset without its
+        # management form: nothing parsed, nothing more to say.)
+        if form.is_bound and not formset.non_form_errors():
+            rows = [f for _i, f in formset.filled_forms()]
+            data = form.cleaned_data
+            problems, _facts, _checked = meeting_services.meeting_problems(
+                held_on=data.get("held_on"),
+                place=data.get("place"),
+                participants=data.get("participants"),
+                action_points=[f.to_input() for f in rows],
+            )
+            apply_meeting_errors(form, formset, ValidationError(problems), rows, only_new=True)
     elif posted:
         rows = [f for _i, f in formset.filled_forms()]
         data = form.cleaned_data
