@@ -12,6 +12,12 @@ class AccountsConfig(AppConfig):
 
         # Sign-in events are an audit record (infrastructure, not business logic).
         auth_signals.user_logged_in.connect(_signed_in, dispatch_uid="samverkan_sign_in_event_login")
+        # Django's own receiver saves the user to set last_login, and every save
+        # writes a history row: a sign-in showed in the audit log as "Användare:
+        # Ändrat" with no who and no why. The sign-in event is the record of a
+        # sign-in; last_login (excluded from the user's history) is set without a save.
+        auth_signals.user_logged_in.disconnect(dispatch_uid="update_last_login")
+        auth_signals.user_logged_in.connect(_last_login, dispatch_uid="samverkan_last_login")
         auth_signals.user_logged_out.connect(_signed_out, dispatch_uid="samverkan_sign_in_event_logout")
         auth_signals.user_login_failed.connect(_sign_in_failed, dispatch_uid="samverkan_sign_in_event_failed")
 
@@ -25,6 +31,13 @@ def _signed_in(sender, request=None, user=None, **kwargs):
     sign_in_event_record(kind="login", request=request, user=user, method=method)
     if request is not None and hasattr(request, "session"):
         session_started(request, user, method)
+
+
+def _last_login(sender, request=None, user=None, **kwargs):
+    from .services import last_login_set
+
+    if user is not None and user.pk:
+        last_login_set(user=user)
 
 
 def _signed_out(sender, request=None, user=None, **kwargs):

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.hashers import make_password
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -11,7 +12,10 @@ class EmailAuthenticationForm(AuthenticationForm):
     )
     error_messages = {
         "invalid_login": _("The e-mail address or the password is wrong. Check both and try again."),
-        "inactive": _("This account is deactivated. Contact your administrator."),
+        "inactive": _(
+            "Your account is no longer active, so you cannot log in. If you still need Samverkan, "
+            "contact %(organisation)s's administrator at %(contact)s."
+        ),
         "provider_required": _(
             "Your organisation signs in through its own service: use the button “%(button)s” below. "
             "Your password cannot be used here."
@@ -37,7 +41,33 @@ class EmailAuthenticationForm(AuthenticationForm):
             raise forms.ValidationError(
                 self.error_messages["provider_required"], code="provider_required", params={"button": button}
             )
-        return super().clean()
+        try:
+            return super().clean()
+        except forms.ValidationError as error:
+            if error.code == "invalid_login":
+                self._refuse_deactivated(user)
+            raise
+
+    def _refuse_deactivated(self, user):
+        """The right password of a deactivated account: tell its owner the account
+        is not active and whom to contact. Only with the right password: a wrong
+        one gets the same message as an unknown address, so that nobody learns
+        which accounts exist (or existed)."""
+        from django.conf import settings
+
+        password = self.cleaned_data.get("password") or ""
+        if user is None or user.is_active:
+            # As long as the check below, so that the time taken does not tell a
+            # deactivated account from an unknown address either.
+            make_password(password)
+            return
+        if not user.check_password(password):
+            return
+        raise forms.ValidationError(
+            self.error_messages["inactive"],
+            code="inactive",
+            params={"organisation": settings.SITE_ORGANISATION, "contact": settings.SUPPORT_EMAIL},
+        )
 
 
 class OneTimeCodeForm(forms.Form):

@@ -299,6 +299,43 @@ def can_manage_people(user):
     return can_administer(user)
 
 
+# The actions that are steps of an agreement's process: who may take one has a
+# to-do list, a queue of open steps and a list of steps done.
+STEP_ACTIONS = frozenset(
+    {
+        Action.DRAFT,
+        Action.REVIEW,
+        Action.DECIDE_REGION,
+        Action.DECIDE_MUNICIPALITY,
+        Action.SIGN_REGION,
+        Action.SIGN_MUNICIPALITY,
+        Action.REPORT_FOLLOW_UP,
+        Action.REVIEW_FOLLOW_UP,
+    }
+)
+
+
+def takes_steps(user):
+    """May ``user`` take any step of the process anywhere? (Auditors and
+    administrators do not: they have no "To do".)"""
+    return any(can_do_anywhere(user, action) for action in STEP_ACTIONS)
+
+
+def start_page(user):
+    """The URL name of the page ``user`` lands on: their steps for those who
+    take steps; the audit log for auditors; the administration (or the
+    e-mail outbox) for administrators."""
+    if takes_steps(user):
+        return "workflows:inbox"
+    if can_read_audit(user):
+        return "workflows:audit_log"
+    if can_administer(user):
+        return "admin:index" if user.is_staff else "background:outbox"
+    if visible_municipality_ids(user) != set():
+        return "workflows:agreements"
+    return "workflows:inbox"
+
+
 def can_attach(user, agreement):
     """Those who take steps on an agreement may attach files to it; readers may not."""
     return any(
@@ -363,16 +400,39 @@ def users_who_can(action, municipality):
     return users_who_can_each([(action, municipality.pk)])[(action, municipality.pk)]
 
 
+# Short names of the roles, for running text ("kulturchef eller tjänsteperson, Falun").
+ROLE_SHORT = {
+    Role.COORDINATOR: gettext_lazy("coordinator"),
+    Role.CULTURAL_HEAD: gettext_lazy("cultural head"),
+    Role.OFFICIAL: gettext_lazy("official"),
+    Role.AUDITOR: gettext_lazy("auditor"),
+    Role.ADMINISTRATOR: gettext_lazy("administrator"),
+}
+
+
 def who_can(action, municipality):
-    """A readable answer to "who must act?": the roles that may take ``action``
-    and the organisation they act for, e.g. "Municipal cultural head (Falun)"."""
+    """A short, readable answer to "who must act?": the roles that may take
+    ``action`` grouped by the organisation they act for, e.g. "Kulturchef
+    eller tjänsteperson, Falun"; "Samordnare, Region Dalarna"."""
     action = Action(action)
-    parts = []
+    places = {}
     for role, actions in ROLE_ACTIONS.items():
         if action in actions:
             where = "Region Dalarna" if role in REGION_WIDE_ROLES else municipality.name
-            parts.append(f"{role.label} ({where})")
-    return ", ".join(parts)
+            places.setdefault(where, []).append(str(ROLE_SHORT[role]))
+    parts = []
+    for where, roles in places.items():
+        names = (
+            roles[0]
+            if len(roles) == 1
+            else _("%(roles)s or %(last)s")
+            % {
+                "roles": ", ".join(roles[:-1]),
+                "last": roles[-1],
+            }
+        )
+        parts.append(f"{names[:1].upper()}{names[1:]}, {where}")
+    return "; ".join(parts)
 
 
 def can_hand_over_steps(user, municipality):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import audit_reasons as reasons
@@ -105,6 +106,15 @@ def organisation_update(*, actor, organisation: Organisation, reason="") -> Orga
         for user in User.objects.filter(memberships__organisation=organisation).distinct():
             permissions.sync_user_groups(user)
     return organisation
+
+
+def last_login_set(*, user) -> None:
+    """Note when the user last signed in, without a history row: it would have
+    nothing changed in it (last_login is not in the user's history, see
+    accounts.models.User), no who and no why. The sign-in itself is recorded
+    as a SignInEvent, in its own chain."""
+    user.last_login = timezone.now()
+    user.save_without_historical_record(update_fields=["last_login"])
 
 
 def sign_in_event_record(*, kind, request=None, user=None, email="", method="", detail="") -> SignInEvent:

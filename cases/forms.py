@@ -42,3 +42,20 @@ class UploadField(forms.FileField):
         if uploaded:
             validate_upload(uploaded)
         return uploaded
+
+
+def ask_for_files_again(form):
+    """A form that comes back with errors cannot give the browser back the file
+    chosen in it. Call it when the page goes back with errors: where a good file
+    was chosen, it says so next to the file field (and so in the error summary):
+    choose it again."""
+    if not form.is_bound:
+        return
+    for name, field in form.fields.items():
+        chosen = form.files.get(form.add_prefix(name))
+        if isinstance(field, forms.FileField) and chosen and name not in form.errors:
+            form.add_error(
+                name,
+                _("You chose “%(name)s”. Choose it again: a file cannot be kept when the form has other errors.")
+                % {"name": chosen.name},
+            )

@@ -35,6 +35,7 @@ from accounts.permissions import (
     perm_name,
     substitutes_now,
 )
+from cases import display
 from cases.exceptions import StepNotAllowed
 from cases.models import Agreement
 from cases.workdays import add_working_days
@@ -147,7 +148,7 @@ def _closed_message(task):
     if task.status == STATUS.DONE and task.owner is not None:
         return _("This step was already completed by %(name)s on %(when)s.") % {
             "name": task.owner.full_name,
-            "when": task.finished.strftime("%Y-%m-%d %H:%M") if task.finished else "",
+            "when": display.when(task.finished),
         }
     return _("This step is no longer open: the agreement has moved on.")
 

@@ -45,13 +45,40 @@ def _text(value):
     return "; ".join(value) if isinstance(value, list) else (value or "")
 
 
-def mark_words(old: str, new: str):
-    """HTML of ``new`` with removed words in <del> and added ones in <ins>."""
+FOLD_CONTEXT = 12  # words kept on each side of a change when the unchanged text between is folded
+
+
+def _folded(tokens, *, first, last):
+    """Escaped unchanged text; a long run keeps FOLD_CONTEXT words next to each change
+    and says how many words it leaves out."""
+    words = [i for i, token in enumerate(tokens) if not token.isspace()]
+    keep_head = 0 if first else FOLD_CONTEXT
+    keep_tail = 0 if last else FOLD_CONTEXT
+    if len(words) <= keep_head + keep_tail + FOLD_CONTEXT:
+        return escape("".join(tokens))
+    head_end = words[keep_head - 1] + 1 if keep_head else 0
+    tail_start = words[len(words) - keep_tail] if keep_tail else len(tokens)
+    left_out = len(words) - keep_head - keep_tail
+    note = _("%(count)s unchanged words") % {"count": left_out}
+    return (
+        escape("".join(tokens[:head_end]))
+        + f' <span class="folded">[… {escape(note)} …]</span> '
+        + escape("".join(tokens[tail_start:]))
+    )
+
+
+def mark_words(old: str, new: str, *, fold: bool = False):
+    """HTML of ``new`` with removed words in <del> and added ones in <ins>.
+    With ``fold``, long unchanged stretches are shortened to the words next to a change."""
     a, b = _TOKENS.findall(old), _TOKENS.findall(new)
     parts = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+    opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    for index, (op, i1, i2, j1, j2) in enumerate(opcodes):
         if op == "equal":
-            parts.append(escape("".join(a[i1:i2])))
+            if fold:
+                parts.append(_folded(a[i1:i2], first=index == 0, last=index == len(opcodes) - 1))
+            else:
+                parts.append(escape("".join(a[i1:i2])))
         if op in ("delete", "replace"):
             parts.append(f"<del>{escape(''.join(a[i1:i2]))}</del>")
         if op in ("insert", "replace"):
@@ -82,12 +109,13 @@ def compare(left: list[dict], right: list[dict]) -> list[AreaComparison]:
             before, after = _text(old.get(key)) if old else "", _text(row.get(key))
             if old is not None and before != after:
                 status = "changed"
-            fields.append((label, before, after, mark_words(before, after), before != after))
+            fields.append((label, before, after, mark_words(before, after, fold=True), before != after))
         result.append(AreaComparison(title=row["title"], status=status, fields=fields))
     for row in left:
         if row["id"] not in right_ids:
             fields = [
-                (label, _text(row.get(key)), "", mark_words(_text(row.get(key)), ""), True) for key, label in FIELDS
+                (label, _text(row.get(key)), "", mark_words(_text(row.get(key)), "", fold=True), True)
+                for key, label in FIELDS
             ]
             result.append(AreaComparison(title=row["title"], status="removed", fields=fields))
     return result

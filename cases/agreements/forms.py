@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
 
+from .. import limits
 from ..forms import DateInput, UploadField
 from ..widgets import FastSelect
 from .models import AgreementRevision, Decision, PlanPeriod, PlanPriority, Stage
@@ -30,20 +31,27 @@ class OpenAgreementForm(forms.Form):
 
 
 class DraftForm(forms.Form):
-    title = forms.CharField(label=_("Title of the agreement"), max_length=300)
+    title = forms.CharField(label=_("Title of the agreement"), max_length=limits.TITLE_MAX)
 
 
 class AreaForm(forms.Form):
     id = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    title = forms.CharField(label=_("Title"), max_length=300)
-    goal = forms.CharField(label=_("Goal"), widget=forms.Textarea(attrs={"rows": 3}))
-    region_commitment = forms.CharField(label=_("What the region commits to"), widget=forms.Textarea(attrs={"rows": 3}))
+    title = forms.CharField(label=_("Title"), max_length=limits.TITLE_MAX)
+    goal = forms.CharField(label=_("Goal"), max_length=limits.AREA_TEXT_MAX, widget=forms.Textarea(attrs={"rows": 3}))
+    region_commitment = forms.CharField(
+        label=_("What the region commits to"),
+        max_length=limits.AREA_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     municipality_commitment = forms.CharField(
-        label=_("What the municipality commits to"), widget=forms.Textarea(attrs={"rows": 3})
+        label=_("What the municipality commits to"),
+        max_length=limits.AREA_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     contacts = forms.CharField(
         label=_("Contact persons"),
         required=False,
+        max_length=limits.CONTACTS_MAX,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Name, role and e-mail, one per line."),
     )
@@ -93,7 +101,7 @@ class ReviewForm(forms.Form):
         label=_("Comment on the whole agreement"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=5000,
+        max_length=limits.COMMENT_MAX,
     )
 
     def __init__(self, *args, areas=(), **kwargs):
@@ -104,7 +112,7 @@ class ReviewForm(forms.Form):
                 label=_("Comment on “%(area)s”") % {"area": area.title},
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 2}),
-                max_length=5000,
+                max_length=limits.COMMENT_MAX,
             )
 
     def area_comments(self):
@@ -147,7 +155,7 @@ class SignForm(forms.Form):
 
 
 class WithdrawForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=limits.REASON_MAX)
 
 
 class AttachmentForm(forms.Form):

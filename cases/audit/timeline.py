@@ -26,7 +26,7 @@ from django.db import connections, models
 from django.db.models import F, TextField, Value
 from django.db.models.functions import JSONObject
 from django.http import Http404
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
@@ -34,6 +34,7 @@ from viewflow.workflow.models import Task
 
 from accounts.models import User
 from background.models import OutgoingEmail
+from cases import display as display_formats
 from cases.agreements.compare import mark_words
 from cases.models import Agreement, Stage
 
@@ -389,9 +390,9 @@ def display(f, value, names):
     if isinstance(f, models.BooleanField):
         return _("Yes") if value else _("No")
     if isinstance(f, models.DateTimeField):
-        return formats.date_format(timezone.localtime(value), "j F Y H:i")
+        return display_formats.when(value)
     if isinstance(f, models.DateField):
-        return formats.date_format(value, "j F Y")
+        return display_formats.day(value)
     if isinstance(f, models.JSONField):
         if isinstance(value, list) and all(isinstance(item, dict) and "title" in item for item in value):
             return "; ".join(str(item["title"]) for item in value)

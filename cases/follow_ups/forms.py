@@ -4,6 +4,7 @@ coordinator's verdict."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .. import limits
 from ..forms import UploadField
 from .models import FollowUpEntry
 from .services import EntryInput
@@ -27,7 +28,7 @@ class FollowUpReportForm(forms.Form):
                 label=_("How it is going"),
                 required=False,
                 initial=entry.narrative,
-                max_length=10000,
+                max_length=limits.NARRATIVE_MAX,
                 widget=forms.Textarea(attrs={"rows": 4}),
             )
 
@@ -59,7 +60,7 @@ class FollowUpReviewForm(forms.Form):
         label=_("Comment"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=5000,
+        max_length=limits.COMMENT_MAX,
         help_text=_("Required when you return it: say what is missing."),
     )
 

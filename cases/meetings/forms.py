@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
 
+from .. import limits
 from ..forms import DateInput, UploadField, apply_errors
 from ..swedish import swedish_key
 from ..widgets import FastSelect
@@ -53,7 +54,7 @@ class MeetingForm(forms.Form):
     minutes = forms.CharField(
         label=_("Minutes"),
         required=False,
-        max_length=50000,
+        max_length=limits.MINUTES_MAX,
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text=_("What was discussed and agreed. You can attach the minutes as a file as well, or instead."),
     )
@@ -88,7 +89,7 @@ class ActionPointForm(forms.Form):
         help_text=_("An area of that municipality's agreement, when the action point concerns one."),
     )
     description = forms.CharField(
-        label=_("What is to be done"), max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("What is to be done"), max_length=limits.ACTION_POINT_MAX, widget=forms.Textarea(attrs={"rows": 2})
     )
     owner_name = forms.CharField(label=_("Owner"), max_length=200, help_text=_("Who sees to it: name and role."))
     due_on = forms.DateField(label=_("Due date"), widget=DateInput())
@@ -108,13 +109,14 @@ class ActionPointForm(forms.Form):
         return self.areas[value]
 
     def to_input(self) -> ActionPointInput:
+        """The row as the service reads it; a field that did not parse is None."""
         data = self.cleaned_data
         return ActionPointInput(
-            municipality=data["municipality"],
+            municipality=data.get("municipality"),
             area=data.get("area"),
-            description=data["description"],
-            owner_name=data["owner_name"],
-            due_on=data["due_on"],
+            description=data.get("description", ""),
+            owner_name=data.get("owner_name", ""),
+            due_on=data.get("due_on"),
         )
 
 
@@ -140,28 +142,34 @@ ACTION_POINT_PREFIX = "action_points"
 ROW_ERROR = re.compile(rf"^{ACTION_POINT_PREFIX}-(\d+)-(\w+)$")
 
 
-def apply_meeting_errors(form, formset, error: ValidationError, rows):
-    """Put a ValidationError of cases.meetings.services.meeting_record on the form and the
+def apply_meeting_errors(form, formset, error: ValidationError, rows, *, only_new=False):
+    """Put a ValidationError of cases.meetings.services on the form and the
     formset: ``action_points-<n>-<field>`` goes to the n-th filled row (``rows``
-    maps n to the formset's form), anything else to the meeting form."""
+    maps n to the formset's form), anything else to the meeting form. With
+    ``only_new``, a field that already has an error (it did not parse) keeps
+    its own message only."""
     if not hasattr(error, "error_dict"):
         apply_errors(form, error)
         return
-    rest = {}
+
+    def add(target, name, messages):
+        field = name if name in target.fields else None
+        if only_new and field is not None and field in target.errors:
+            return
+        target.add_error(field, messages)
+
     for key, messages in error.message_dict.items():
         match = ROW_ERROR.match(key)
         if match and int(match.group(1)) < len(rows):
-            row = rows[int(match.group(1))]
-            name = match.group(2)
-            row.add_error(name if name in row.fields else None, messages)
+            add(rows[int(match.group(1))], match.group(2), messages)
         else:
-            rest[key] = messages
-    if rest:
-        apply_errors(form, ValidationError(rest))
+            add(form, key, messages)
 
 
 class ActionPointStatusForm(forms.Form):
     status = forms.ChoiceField(label=_("New status"), choices=ActionPoint.Status.choices, widget=forms.RadioSelect)
     reason = forms.CharField(
-        label=_("Reason"), max_length=1000, help_text=_("E.g. what was done, or why it is open again.")
+        label=_("Reason"),
+        max_length=limits.SHORT_REASON_MAX,
+        help_text=_("E.g. what was done, or why it is open again."),
     )

@@ -22,6 +22,7 @@ from accounts.history import audit_context
 from accounts.models import Organisation
 from accounts.permissions import Action, can_do_anywhere, require
 
+from .. import display
 from ..agreements.models import LIVE_STAGES, Agreement, CollaborationArea
 from ..files import validate_upload
 from .models import ActionPoint, DialogueMeeting
@@ -82,7 +83,7 @@ def _check_action_point(item: ActionPointInput, *, held_on, participant_ids) -> 
     if item.due_on is None:
         errors["due_on"] = _("Give a due date.")
     elif held_on is not None and item.due_on < held_on:
-        errors["due_on"] = _("The due date cannot be before the meeting (%(date)s).") % {"date": held_on}
+        errors["due_on"] = _("The due date cannot be before the meeting (%(date)s).") % {"date": display.day(held_on)}
     agreement = None
     area = item.area
     if area is not None and municipality is not None and "municipality" not in errors:
@@ -115,32 +116,32 @@ def _create_action_point(*, meeting, item: ActionPointInput, agreement) -> Actio
     )
 
 
-@transaction.atomic
-def meeting_record(
+def meeting_problems(
     *,
-    actor,
-    held_on: datetime.date,
-    place: str,
+    held_on: datetime.date | None,
+    place: str | None,
     participants,
-    minutes: str = "",
     minutes_file=None,
     action_points: list[ActionPointInput] = (),
     partners=(),
-) -> DialogueMeeting:
-    """Record a Regional kulturdialog meeting with its participating
-    municipalities, its minutes (text and/or a file) and its action points."""
-    participants = list(participants)
-    _require_meetings(actor, participants)
+) -> tuple[dict, dict | None, list]:
+    """Every problem of a meeting as written (field -> message, an action
+    point's keyed ``action_points-<n>-<field>``), all at once; the checked
+    file's facts; and each action point with the agreement it concerns.
+    Writes nothing. A form whose fields did not all parse passes None for
+    those (``place=None``: not checked here) and still learns the rest."""
+    participants = list(participants or ())
     errors = {}
     if held_on is None:
         errors["held_on"] = _("Give the date of the meeting.")
     elif held_on > timezone.localdate():
         errors["held_on"] = _("The date of the meeting cannot be in the future.")
-    place = (place or "").strip()
-    if not place:
-        errors["place"] = _("Say where the meeting was held.")
-    elif len(place) > PLACE_MAX:
-        errors["place"] = _("Write at most %(max)s characters.") % {"max": PLACE_MAX}
+    if place is not None:
+        place = place.strip()
+        if not place:
+            errors["place"] = _("Say where the meeting was held.")
+        elif len(place) > PLACE_MAX:
+            errors["place"] = _("Write at most %(max)s characters.") % {"max": PLACE_MAX}
     if not participants:
         errors["participants"] = _("Choose at least one participating municipality.")
     elif any(not m.is_municipality for m in participants):
@@ -161,6 +162,36 @@ def meeting_record(
         for field, message in item_errors.items():
             errors[f"action_points-{index}-{field}"] = message
         checked.append((item, agreement))
+    return errors, facts, checked
+
+
+@transaction.atomic
+def meeting_record(
+    *,
+    actor,
+    held_on: datetime.date,
+    place: str,
+    participants,
+    minutes: str = "",
+    minutes_file=None,
+    action_points: list[ActionPointInput] = (),
+    partners=(),
+) -> DialogueMeeting:
+    """Record a Regional kulturdialog meeting with its participating
+    municipalities and partners in the dialogue, its minutes (text and/or a
+    file) and its action points."""
+    participants = list(participants)
+    partners = list(partners)
+    _require_meetings(actor, participants)
+    place = (place or "").strip()
+    errors, facts, checked = meeting_problems(
+        held_on=held_on,
+        place=place,
+        participants=participants,
+        minutes_file=minutes_file,
+        action_points=action_points,
+        partners=partners,
+    )
     if errors:
         raise ValidationError(errors)
 

@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "config.context.site",
             ],
         },
     },
@@ -229,6 +230,12 @@ STORAGES = storages_from_env(env)
 # requires it for mail to leave); without it the local settings print mail to
 # the worker's console and the test settings keep it in memory.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="samverkan@regiondalarna.se")
+# Who runs the service and whom people contact (the footer, the accessibility
+# statement, the message to a deactivated account): SITE_ORGANISATION,
+# SUPPORT_EMAIL and SUPPORT_PHONE (optional).
+SITE_ORGANISATION = env("SITE_ORGANISATION", default="Region Dalarna")
+SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="samverkan@regiondalarna.se")
+SUPPORT_PHONE = env("SUPPORT_PHONE", default="")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_BACKEND = "background.mail.OutboxEmailBackend"
 EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

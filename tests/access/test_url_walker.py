@@ -49,7 +49,8 @@ pytestmark = pytest.mark.django_db
 #                   get 403 on everything, auditors read them and every write of theirs gets 403
 #                   (405 on a page that only reads)
 POLICY = {
-    "home": "public",  # a redirect to the inbox, which asks for login
+    "home": "public",  # a redirect to the start page of the role (accounts.permissions.start_page), or to the login
+    "accessibility": "public",  # the accessibility statement (tillgänglighetsredogörelse)
     "admin:login": "public",
     "admin:logout": "public",
     "login": "public",

@@ -9,10 +9,11 @@ import hashlib
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 
 from accounts.models import Role
+from cases import display
 from cases.models import ActionPoint, DialogueMeeting, Stage
 from tests.factories import agreement_in_stage, municipality, user_with_role
 from tests.workflows.helpers import login
@@ -211,7 +212,9 @@ def test_bad_meeting_input_is_refused_next_to_the_field_and_nothing_saved(client
         )
     elif case == "due_before_meeting":
         point["due_on"] = held_on - datetime.timedelta(days=1)
-        field, message = "due_on", sv("The due date cannot be before the meeting (%(date)s).", date=held_on)
+        with translation.override("sv"):
+            day = display.day(held_on)
+        field, message = "due_on", sv("The due date cannot be before the meeting (%(date)s).", date=day)
     else:
         participants = ()
         field, message = None, sv("Choose at least one participating municipality.")

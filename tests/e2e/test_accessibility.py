@@ -41,6 +41,7 @@ def test_start_page_with_a_waiting_step(context_for, live_server, axe_scan, scre
     page.goto(live_server.url + "/")
     page.wait_for_url("**/arbete/")
     if language != "sv":
+        page.locator(".user-menu summary").click()  # signed in, the language is under the user's name
         page.locator("#language-select").select_option(language)
         page.locator(".lang-form button").click()
         page.wait_for_function(f"document.documentElement.lang === '{language}'")

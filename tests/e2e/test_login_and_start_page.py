@@ -81,6 +81,7 @@ def test_language_selector_switches_to_english_and_back(context_for, live_server
     page.wait_for_url(START)
     assert page.inner_text("h1") == "Att göra"
 
+    page.locator(".user-menu summary").click()  # signed in, the language is under the user's name
     page.get_by_label("Språk").select_option("en")
     page.get_by_role("button", name="Byt språk").click()
     page.wait_for_function("document.documentElement.lang === 'en'")
@@ -94,6 +95,7 @@ def test_language_selector_switches_to_english_and_back(context_for, live_server
     page.wait_for_load_state()
     assert page.get_attribute("html", "lang") == "en"
 
+    page.locator(".user-menu summary").click()
     page.get_by_label("Language").select_option("sv")
     page.get_by_role("button", name="Change language").click()
     page.wait_for_function("document.documentElement.lang === 'sv'")

@@ -11,7 +11,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.permissions import sees_all_municipalities
+from accounts.permissions import sees_all_municipalities, takes_steps, visible_municipality_ids
 
 register = template.Library()
 
@@ -109,3 +109,12 @@ def overview_body(rows):
 def esc(value):
     """HTML-escaped text (what Django's escape does, without its checks for lazy strings)."""
     return html.escape(str(value))
+
+
+def menu_of(user):
+    """What the main menu offers ``user``: steps (to do, open steps, done) only to
+    those who take steps; agreements and meetings to those who see any."""
+    return {
+        "steps": takes_steps(user),
+        "agreements": visible_municipality_ids(user) != set(),
+    }

@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,7 +20,8 @@ from django.utils.translation import gettext_lazy
 from accounts.middleware import client_ip
 from accounts.models import Organisation, SignInEvent, User
 from accounts.permissions import can_read_audit, visible_municipality_ids
-from cases.audit import asof, export, log, timeline
+from cases import display
+from cases.audit import asof, describe, export, log, timeline
 from cases.audit.models import AuditExport
 from cases.forms import DateInput
 from cases.models import PlanPeriod
@@ -208,7 +209,7 @@ def agreement_as_of(request, pk):
         try:
             state = asof.agreement_as_of(agreement, form.cleaned_data["tid"])
         except asof.NotYetOpened as error:
-            opened = formats.date_format(timezone.localtime(error.opened_at), "j F Y H:i")
+            opened = display.when(error.opened_at)
             form.add_error(
                 "tid",
                 _("The agreement did not exist yet at that time. It was opened on %(when)s.") % {"when": opened},
@@ -346,6 +347,8 @@ def _log_page(request, form, status=200):
             row.kind_label = capfirst(row.source.verbose_name)
             row.event_label = _event_label(row)
             row.why = row.reason if row.source.is_history else row.detail  # sign-ins: the address tried
+            row.ip = describe.plain_address(row.ip)
+        describe.describe(rows)
     else:
         status = 400
     filters = request.GET.copy()

@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.permissions import Action, can_do_anywhere
+from cases import display
 from cases.agreements.documents import render_meeting_pdf
 from cases.files import ALLOWED
-from cases.forms import apply_errors
+from cases.forms import apply_errors, ask_for_files_again
 from cases.meetings import selectors as meeting_selectors
 from cases.meetings import services as meeting_services
 from cases.meetings.forms import (
@@ -59,7 +60,21 @@ def meeting_new(request):
     areas = live_areas()
     form = MeetingForm(request.POST or None, request.FILES or None, initial={"held_on": timezone.localdate()})
     formset = ActionPointFormSet(request.POST if posted else None, prefix=ACTION_POINT_PREFIX, areas=areas)
-    if posted and form.is_valid() & formset.is_valid():
+    if posted and not (form.is_valid() & formset.is_valid()):
+        # The fields that parsed are still checked, so every problem is named at once.
+        # (An empty POST leaves the form unbound and the formset without its
+        # management form: nothing parsed, nothing more to say.)
+        if form.is_bound and not formset.non_form_errors():
+            rows = [f for _i, f in formset.filled_forms()]
+            data = form.cleaned_data
+            problems, _facts, _checked = meeting_services.meeting_problems(
+                held_on=data.get("held_on"),
+                place=data.get("place"),
+                participants=data.get("participants"),
+                action_points=[f.to_input() for f in rows],
+            )
+            apply_meeting_errors(form, formset, ValidationError(problems), rows, only_new=True)
+    elif posted:
         rows = [f for _i, f in formset.filled_forms()]
         data = form.cleaned_data
         try:
@@ -77,9 +92,12 @@ def meeting_new(request):
             apply_meeting_errors(form, formset, error, rows)
         else:
             messages.success(
-                request, _("The dialogue meeting of %(date)s has been recorded.") % {"date": meeting.held_on}
+                request,
+                _("The dialogue meeting of %(date)s has been recorded.") % {"date": display.day(meeting.held_on)},
             )
             return redirect("workflows:meeting", pk=meeting.pk)
+    if posted:
+        ask_for_files_again(form)
     return render(
         request,
         "workflows/meetings/new.html",

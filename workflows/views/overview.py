@@ -81,7 +81,7 @@ def own_overview(user):
     period = default_plan_period()
     if period is None:
         return None
-    return {"period": period, "rows": overview_rows(user, plan_period=period)}
+    return {"period": period, "rows": overview_rows(user, plan_period=period), "several": len(ids) > 1}
 
 
 def _filters(request):

@@ -20,6 +20,7 @@ from accounts.permissions import (
     can_attach,
     can_do_anywhere,
     can_view_agreement,
+    start_page,
     visible_municipality_ids,
     who_can,
 )
@@ -53,6 +54,12 @@ PAGE_SIZE = 50
 
 def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@login_required
+def home(request):
+    """Each role lands where its work is (accounts.permissions.start_page)."""
+    return redirect(start_page(request.user))
 
 
 @login_required

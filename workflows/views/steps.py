@@ -17,7 +17,7 @@ from cases.agreements import services
 from cases.agreements.forms import AreaFormSet, DecisionForm, DraftForm, ReviewForm, SignForm
 from cases.follow_ups import services as follow_up_services
 from cases.follow_ups.forms import FollowUpReportForm, FollowUpReviewForm
-from cases.forms import apply_errors
+from cases.forms import apply_errors, ask_for_files_again
 from cases.models import Party
 
 from ..nodes import complete_task
@@ -57,6 +57,7 @@ class StepView(FormView):
         return redirect(self.get_success_url() if done else self.request.path)
 
     def form_invalid(self, form):
+        ask_for_files_again(form)
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
     def get_success_url(self):
