@@ -111,6 +111,7 @@ def esc(value):
     return html.escape(str(value))
 
 
+@register.simple_tag
 def menu_of(user):
     """What the main menu offers ``user``: steps (to do, open steps, done) only to
     those who take steps; agreements and meetings to those who see any."""
