@@ -29,6 +29,7 @@ from accounts.models import Role
 from cases.meetings.services import ActionPointInput, meeting_record
 from cases.models import Stage
 from tests.factories import agreement_in_stage, municipality, user_with_role
+from tests.factories.accounts import PASSWORD
 from workflows.flows import AgreementFlow
 
 from .helpers import describe, serious
@@ -690,9 +691,9 @@ def test_the_decision_and_signing_forms_by_keyboard(context_for, live_server, co
         go(person, live_server, step_url(agreement, step))
         keys = Keyboard(person)
         keys.to_content()
-        keys.type_into("signatory_title", "Kulturchef")
-        keys.type_date("signed_on", today)
-        keys.press_button("Registrera underskriften")
+        # The signatory signs for themselves, confirming who they are with their password.
+        keys.type_into("password", PASSWORD)
+        keys.press_button("Skriv under överenskommelsen")
         keys.assert_focus_always_visible()
     agreement.refresh_from_db()
     assert agreement.stage == Stage.IN_FORCE
