@@ -279,9 +279,12 @@ def test_the_coordinators_pages(context_for, live_server, key_pages, coordinator
 
     go(page, live_server, step_url(agreements["Orsa"], "sign_region"))
     key_pages.check(page, "step-sign-region", who=who)
-    page.get_by_label(re.compile("^Undertecknarens namn")).fill("")
-    submit_and_wait(page, "Registrera underskriften", status=400)
-    key_pages.check(page, "step-sign-region-errors", who=who, errors=2)
+    submit_and_wait(page, "Skriv under överenskommelsen", status=400)  # no password given
+    key_pages.check(page, "step-sign-region-errors", who=who, errors=1)
+    go(page, live_server, reverse("workflows:paper_signature", args=[agreements["Orsa"].pk, "municipality"]))
+    key_pages.check(page, "paper-signature", who=who)
+    submit_and_wait(page, "Registrera pappersunderskriften", status=400)
+    key_pages.check(page, "paper-signature-errors", who=who, errors=2)
 
     # A step that has been taken already: the conflict page.
     go(page, live_server, step_url(agreements["Falun"], "draft", done=True), status=409)
