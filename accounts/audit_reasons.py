@@ -135,6 +135,10 @@ def signature_recorded(*, party) -> str:
     return gettext("%(party)s signature recorded") % {"party": party.label}
 
 
+def paper_signature_recorded(*, party) -> str:
+    return gettext("%(party)s paper signature registered") % {"party": party.label}
+
+
 def agreement_withdrawn(*, reason) -> str:
     """``reason``: the withdrawer's own words."""
     return gettext("Agreement withdrawn: %(reason)s") % {"reason": reason}

@@ -441,6 +441,54 @@ def can_hand_over_steps(user, municipality):
     return can_act_for(user, municipality, Action.DRAFT)
 
 
+# The signatory of each party (README › Documents and signatures): the region
+# signs through a coordinator, a municipality through its own cultural head.
+SIGNATORY_ROLES = {
+    Action.SIGN_REGION: Role.COORDINATOR,
+    Action.SIGN_MUNICIPALITY: Role.CULTURAL_HEAD,
+}
+
+
+def signing_membership(user, municipality, action):
+    """The membership in which ``user`` signs for a party (``action`` is
+    SIGN_REGION or SIGN_MUNICIPALITY) on ``municipality``'s agreement, or None
+    when they may not. Only the signatory signs, for themselves: they hold the
+    signing permission *and* the signatory's role in the signing organisation
+    (the region for SIGN_REGION, the municipality itself otherwise). A
+    substitute, a superuser or a coordinator holds no such membership for a
+    municipality and cannot sign for its cultural head."""
+    action = Action(action)
+    if action not in SIGNATORY_ROLES or not can_act_for(user, municipality, action):
+        return None
+    memberships = Membership.objects.active().filter(user=user, role=SIGNATORY_ROLES[action])
+    if action == Action.SIGN_REGION:
+        memberships = memberships.filter(organisation__kind=Organisation.Kind.REGION)
+    else:
+        memberships = memberships.filter(organisation=municipality)
+    return memberships.select_related("organisation").order_by("pk").first()
+
+
+def signatories_of(municipality, action):
+    """The active users who sign for a party (``action`` as in
+    ``signing_membership``) on ``municipality``'s agreements: whose paper
+    signature a coordinator may record."""
+    from .models import User
+
+    action = Action(action)
+    memberships = Membership.objects.active().filter(role=SIGNATORY_ROLES[action])
+    if action == Action.SIGN_REGION:
+        memberships = memberships.filter(organisation__kind=Organisation.Kind.REGION)
+    else:
+        memberships = memberships.filter(organisation=municipality)
+    candidates = User.objects.filter(pk__in=memberships.values("user_id")).order_by("full_name", "email")
+    return candidates.filter(pk__in=[u.pk for u in candidates if can_act_for(u, municipality, action)])
+
+
+def can_record_paper_signature(user, municipality):
+    """Coordinators record a signatory's paper signature, with the scan."""
+    return can_act_for(user, municipality, Action.DRAFT)
+
+
 def organisation_sees(organisation, municipality_id):
     """May ``organisation`` as a whole (a webhook it registered) be told about
     ``municipality_id``'s agreements? The region sees every municipality's, a

@@ -125,9 +125,9 @@ def advance(agreement, *, to, coordinator, head, with_areas=True, decided_on=Non
                         actor=a,
                         agreement=agreement,
                         party=p,
-                        signatory_name=a.full_name,
-                        signatory_title=a.title or "Kulturchef",
-                        signed_on=decision_date(agreement, decided_on),
+                        signed_at=timezone.make_aware(
+                            datetime.datetime.combine(decision_date(agreement, decided_on), datetime.time(12))
+                        ),
                     ),
                 )
         agreement.refresh_from_db()

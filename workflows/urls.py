@@ -13,6 +13,11 @@ urlpatterns = [
     path("overenskommelser/ny/", pages.agreement_open, name="agreement_open"),
     path("overenskommelser/<int:pk>/", pages.agreement_detail, name="agreement"),
     path("overenskommelser/<int:pk>/aterkalla/", pages.agreement_withdraw, name="agreement_withdraw"),
+    path(
+        "overenskommelser/<int:pk>/pappersunderskrift/<slug:party>/",
+        pages.paper_signature,
+        name="paper_signature",
+    ),
     path("overenskommelser/<int:pk>/bilagor/", pages.attachment_upload, name="attachment_upload"),
     path("overenskommelser/<int:pk>/steg/<int:task_pk>/sista-dag/", pages.step_due_date, name="step_due_date"),
     path("overenskommelser/<int:pk>/steg/<int:task_pk>/ta/", pages.step_take, name="step_take"),

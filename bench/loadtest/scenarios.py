@@ -311,9 +311,6 @@ class Driver:
                 actor=user,
                 agreement=agreement,
                 party=party,
-                signatory_name=user.full_name,
-                signatory_title=user.title,
-                signed_on=local_date(moment),
             ),
         )
 

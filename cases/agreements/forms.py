@@ -148,10 +148,54 @@ class DecisionForm(forms.Form):
 
 
 class SignForm(forms.Form):
-    signatory_name = forms.CharField(label=_("Signatory's name"), max_length=200)
-    signatory_title = forms.CharField(label=_("Signatory's title"), max_length=200)
-    signed_on = forms.DateField(label=_("Signed on"), widget=DateInput())
-    signed_copy = UploadField(label=_("Signed copy"), required=False)
+    """The signatory signs for themselves: nothing about who or when is asked
+    (it comes from the account and the server's clock). They confirm who they
+    are again: their password, or the one-time code when they have an
+    authenticator app (``reauth``, see workflows.views.steps.SignStepView)."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label=_("One-time code from your authenticator app"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+    # The SHA-256 of the document shown on the page: another one is refused.
+    document_sha256 = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args, reauth=None, uses_code=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reauth, self.uses_code = reauth, uses_code
+        self.fields.pop("password" if uses_code else "code")
+        self.auth_method = None
+
+    def clean(self):
+        data = super().clean()
+        field = "code" if self.uses_code else "password"
+        if field in self.errors:
+            return data
+        try:
+            self.auth_method = self.reauth(data.get(field) or "")
+        except forms.ValidationError as error:
+            self.add_error(field, error)
+        return data
+
+
+class PaperSignatureForm(forms.Form):
+    """A coordinator records the paper signature of a party's signatory."""
+
+    signatory = forms.ModelChoiceField(label=_("Signatory"), queryset=None, widget=FastSelect)
+    signed_copy = UploadField(label=_("Scan of the signed paper"))
+    document_sha256 = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args, signatories, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["signatory"].queryset = signatories
 
 
 class WithdrawForm(forms.Form):

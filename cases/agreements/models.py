@@ -432,6 +432,14 @@ class Decision(AuditedModel):
         return f"{self.body} {self.paragraph}"
 
 
+class SignatureMethod(models.TextChoices):
+    """How a signatory proved who they were when signing."""
+
+    PASSWORD = "password", _("password")
+    TOTP = "totp", _("one-time code")
+    PAPER = "paper", _("registered paper signature")
+
+
 class Signature(AuditedModel):
     """One party's signature on the agreement."""
 
@@ -447,8 +455,36 @@ class Signature(AuditedModel):
     )
     recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    # Who signed, as the system knows them (README › Documents and signatures):
+    # the signed-in signatory (or, for a paper signature, the signatory a
+    # coordinator named), the organisation and role they signed in, the
+    # server's time, the client address, how they proved who they were, and
+    # the SHA-256 of the frozen document they signed. Blank on signatures
+    # recorded before these were kept, and on imported ones.
+    signatory = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("signatory")
+    )
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("organisation"),
+    )
+    role = models.CharField(_("role"), max_length=30, blank=True)
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
+    client_address = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    auth_method = models.CharField(
+        _("authentication method"), max_length=10, choices=SignatureMethod.choices, blank=True
+    )
+    document_sha256 = models.CharField(_("document SHA-256"), max_length=64, blank=True)
 
     history = audited_history()
+
+    @property
+    def on_paper(self):
+        return self.auth_method == SignatureMethod.PAPER
 
     class Meta:
         verbose_name = _("signature")

@@ -44,7 +44,10 @@ def agreement_for(user, pk) -> Agreement:
                 ),
                 Prefetch("decisions", queryset=Decision.objects.select_related("minutes", "recorded_by", "document")),
                 Prefetch("documents", queryset=AgreementDocument.objects.select_related("revision")),
-                Prefetch("signatures", queryset=Signature.objects.select_related("signed_copy", "recorded_by")),
+                Prefetch(
+                    "signatures",
+                    queryset=Signature.objects.select_related("signed_copy", "recorded_by", "organisation"),
+                ),
                 Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
                 Prefetch("comments", queryset=ReviewComment.objects.select_related("author", "area")),
             )

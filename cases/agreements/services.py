@@ -19,9 +19,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit_reasons as reasons
-from accounts.history import audit_context
+from accounts.history import audit_context, current_audit_context
 from accounts.models import Organisation
-from accounts.permissions import Action, can_attach, require
+from accounts.permissions import (
+    Action,
+    can_attach,
+    can_record_paper_signature,
+    require,
+    signing_membership,
+)
 from background.models import Webhook
 from background.webhooks import queue_event
 
@@ -41,6 +47,7 @@ from .models import (
     PlanPeriod,
     ReviewComment,
     Signature,
+    SignatureMethod,
     Stage,
 )
 
@@ -494,24 +501,48 @@ def signature_record(
     actor,
     agreement: Agreement,
     party,
-    signatory_name: str,
-    signatory_title: str,
-    signed_on: datetime.date,
+    auth_method=SignatureMethod.PASSWORD,
+    document_sha256: str | None = None,
+    signatory=None,
     signed_copy: Attachment | None = None,
     signed_copy_file=None,
+    signed_at: datetime.datetime | None = None,
 ) -> Signature:
-    """Record one party's signature; with both, the agreement is in force."""
+    """Record one party's signature; with both, the agreement is in force.
+
+    Only the signatory signs, for themselves (accounts.permissions.signing_membership):
+    ``actor`` is the signatory, and the name, title, organisation and role come
+    from their account and membership, the time from the server's clock. The
+    view proves who they are first (a fresh re-authentication) and passes how
+    (``auth_method``: password or TOTP). With ``auth_method=PAPER`` a coordinator
+    records ``signatory``'s paper signature instead; the scan is required.
+
+    ``document_sha256``: the frozen decision material the signatory was shown;
+    another one (a stale page) is refused. None (service callers: demo data,
+    the load generator) signs the current one. ``signed_at`` is for seeding
+    historical demo data only; no view passes it."""
     party = Party(party)
-    require(actor, agreement.municipality, PARTY_SIGN_ACTION[party])
+    auth_method = SignatureMethod(auth_method)
+    sign_action = PARTY_SIGN_ACTION[party]
+    if auth_method == SignatureMethod.PAPER:
+        if not can_record_paper_signature(actor, agreement.municipality):
+            raise PermissionDenied(_("Only a coordinator may record a paper signature."))
+    else:
+        signatory = actor
+    membership = signing_membership(signatory, agreement.municipality, sign_action) if signatory else None
+    if auth_method != SignatureMethod.PAPER and membership is None:
+        raise PermissionDenied(_("Only the signatory may sign, for themselves."))
     agreement = lock_agreement(agreement)
     require_stage(agreement, Stage.SIGNING)
     if agreement.signatures.filter(party=party).exists():
         raise StepNotAllowed(_("This party has already signed."))
     errors = {}
-    if not signatory_name.strip():
-        errors["signatory_name"] = _("Write the name of the person who signed.")
-    if not signatory_title.strip():
-        errors["signatory_title"] = _("Write the title of the person who signed.")
+    if membership is None:
+        errors["signatory"] = _("Choose a person who signs for this party.")
+    if auth_method == SignatureMethod.PAPER and signed_copy is None and signed_copy_file is None:
+        errors["signed_copy"] = _("Attach the scan of the signed paper.")
+    signed_at = signed_at or timezone.now()
+    signed_on = timezone.localdate(signed_at)
     if signed_on > timezone.localdate():
         errors["signed_on"] = _("The signing date cannot be in the future.")
     decided = agreement.decisions.filter(round=agreement.review_round).order_by("-meeting_date").first()
@@ -519,19 +550,37 @@ def signature_record(
         errors["signed_on"] = _(
             "The signing date cannot be before both parties had decided: the last decision was on %(date)s."
         ) % {"date": decided.meeting_date.isoformat()}
+    document = current_decision_material(agreement)
+    if document_sha256 is not None and (document.sha256 if document else "") != document_sha256.strip().lower():
+        errors["document"] = _(
+            "The document shown is not this agreement's current decision material. Reload the page and "
+            "check the document before signing."
+        )
     if errors:
         raise ValidationError(errors)
     if signed_copy_file is not None:
         signed_copy = attachment_add(
             actor=actor, agreement=agreement, uploaded=signed_copy_file, kind=Attachment.Kind.SIGNED_COPY
         )
-    with audit_context(actor=actor, reason=reasons.signature_recorded(party=party)):
+    reason = (
+        reasons.paper_signature_recorded(party=party)
+        if auth_method == SignatureMethod.PAPER
+        else reasons.signature_recorded(party=party)
+    )
+    with audit_context(actor=actor, reason=reason):
         signature = Signature.objects.create(
             agreement=agreement,
             party=party,
-            signatory_name=signatory_name.strip(),
-            signatory_title=signatory_title.strip(),
+            signatory=signatory,
+            signatory_name=signatory.full_name or signatory.email,
+            signatory_title=signatory.title or membership.get_role_display(),
+            organisation=membership.organisation,
+            role=membership.role,
+            signed_at=signed_at,
             signed_on=signed_on,
+            client_address=current_audit_context().ip,
+            auth_method=auth_method,
+            document_sha256=document.sha256 if document else "",
             signed_copy=signed_copy,
             recorded_by=actor,
         )

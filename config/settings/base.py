@@ -186,6 +186,9 @@ OTP_TOTP_ISSUER = "Samverkan"
 # ENROLMENT_CODE_HOURS (default 72). See accounts/enrolment.py.
 ENROLMENT_LINK_MINUTES = env.int("ENROLMENT_LINK_MINUTES", default=30)
 ENROLMENT_CODE_HOURS = env.int("ENROLMENT_CODE_HOURS", default=72)
+# Signing asks the signatory to confirm who they are again (password, or the
+# one-time code with an authenticator app); a confirmation counts for this long.
+SIGNING_REAUTH_MINUTES = env.int("SIGNING_REAUTH_MINUTES", default=5)
 
 # Sign-in through the organisations' own identity providers (OpenID Connect).
 # OIDC_PROVIDERS: comma-separated keys, e.g. "dalarna,falun"; each key's

@@ -82,6 +82,8 @@ POLICY = {
     "workflows:agreement": "mora",
     "workflows:agreement_withdraw": "mora",
     "workflows:attachment_upload": "mora",
+    # A coordinator registers a party's paper signature (tests/workflows/test_signing.py).
+    "workflows:paper_signature": "mora",
     "workflows:step_due_date": "mora",
     "workflows:step_take": "mora",
     "workflows:step_hand_over": "mora",
@@ -290,6 +292,8 @@ def urls_for(name, route, world):
         return [reverse(name, args=[mora.pk, t.pk]) for t in world["tasks"]] + [
             reverse(name, args=[mora.pk, world["falun_task"].pk])
         ]
+    if name == "workflows:paper_signature":
+        return [reverse(name, args=[mora.pk, party]) for party in ("region", "municipality", "nobody")]
     if name == "accounts:absence_end":
         return [reverse(name, args=[world["mora_absence"].pk])]
     if name == "workflows:attachment":

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from cases.models import Agreement, CollaborationArea, Decision, Party, PlanPriority, ReviewComment, Stage
 from tests.factories import agreement_in_stage, current_period, municipality
-from tests.workflows.helpers import draft_post, login, open_task, step_url
+from tests.workflows.helpers import draft_post, login, open_task, sign_post, step_url
 from workflows.flows import AgreementFlow
 from workflows.models import TaskDeadline
 
@@ -102,12 +102,11 @@ def lifecycle(client, coordinator, mora_head, mora_official, time_machine, histo
 
     time_machine.move_to(at(9, 35), tick=False)
     act_as(client, coordinator)
-    sign = {"signatory_name": "Anna Samordnare", "signatory_title": "Regiondirektör", "signed_on": "2026-03-02"}
+    sign = sign_post(agreement)
     assert client.post(step_url(open_task(agreement, "sign_region")), sign).status_code == 302
 
     time_machine.move_to(at(9, 40), tick=False)
     act_as(client, mora_head)
-    sign = {"signatory_name": "Lars Mora", "signatory_title": "Kommunstyrelsens ordförande", "signed_on": "2026-03-02"}
     assert client.post(step_url(open_task(agreement, "sign_municipality")), sign).status_code == 302
 
     time_machine.move_to(at(10, 0), tick=False)

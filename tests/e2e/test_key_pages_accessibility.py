@@ -29,6 +29,7 @@ from accounts.models import Role
 from cases.meetings.services import ActionPointInput, meeting_record
 from cases.models import Stage
 from tests.factories import agreement_in_stage, municipality, user_with_role
+from tests.factories.accounts import PASSWORD
 from workflows.flows import AgreementFlow
 
 from .helpers import describe, serious
@@ -278,9 +279,12 @@ def test_the_coordinators_pages(context_for, live_server, key_pages, coordinator
 
     go(page, live_server, step_url(agreements["Orsa"], "sign_region"))
     key_pages.check(page, "step-sign-region", who=who)
-    page.get_by_label(re.compile("^Undertecknarens namn")).fill("")
-    submit_and_wait(page, "Registrera underskriften", status=400)
-    key_pages.check(page, "step-sign-region-errors", who=who, errors=2)
+    submit_and_wait(page, "Skriv under överenskommelsen", status=400)  # no password given
+    key_pages.check(page, "step-sign-region-errors", who=who, errors=1)
+    go(page, live_server, reverse("workflows:paper_signature", args=[agreements["Orsa"].pk, "municipality"]))
+    key_pages.check(page, "paper-signature", who=who)
+    submit_and_wait(page, "Registrera pappersunderskriften", status=400)
+    key_pages.check(page, "paper-signature-errors", who=who, errors=2)
 
     # A step that has been taken already: the conflict page.
     go(page, live_server, step_url(agreements["Falun"], "draft", done=True), status=409)
@@ -690,9 +694,9 @@ def test_the_decision_and_signing_forms_by_keyboard(context_for, live_server, co
         go(person, live_server, step_url(agreement, step))
         keys = Keyboard(person)
         keys.to_content()
-        keys.type_into("signatory_title", "Kulturchef")
-        keys.type_date("signed_on", today)
-        keys.press_button("Registrera underskriften")
+        # The signatory signs for themselves, confirming who they are with their password.
+        keys.type_into("password", PASSWORD)
+        keys.press_button("Skriv under överenskommelsen")
         keys.assert_focus_always_visible()
     agreement.refresh_from_db()
     assert agreement.stage == Stage.IN_FORCE

@@ -119,11 +119,14 @@ def record_decision(page, *, body=None, paragraph):
     submit(page, "Registrera beslutet")
 
 
-def sign(page, signatory_title):
-    assert page.get_by_label("Undertecknarens namn").input_value(), "the name is filled in from the user"
-    page.get_by_label("Undertecknarens titel").fill(signatory_title)
-    page.get_by_label("Undertecknad den").fill(timezone.localdate().isoformat())
-    submit(page, "Registrera underskriften")
+def sign(page):
+    """The signatory signs for themselves: the page shows the frozen document and
+    its SHA-256 and asks only for the password (the re-authentication)."""
+    assert page.get_by_role("heading", name="Dokumentet du skriver under").is_visible()
+    assert re.search(r"[0-9a-f]{64}", page.locator("code.hash").first.inner_text())
+    assert page.get_by_label("Undertecknarens namn").count() == 0, "who and when come from the account and the clock"
+    page.get_by_label("Ditt lösenord").fill(PASSWORD)
+    submit(page, "Skriv under överenskommelsen")
 
 
 def next_steps(page):
@@ -281,11 +284,11 @@ def test_an_agreement_clicked_through_its_whole_lifecycle(fresh_page, live_serve
     anna.goto(live_server.url + "/")
     take_step_from_inbox(anna, "Underteckna för regionen", case, "sign_region")
     screenshot(anna, "lifecycle-15-sign-region")
-    sign(anna, "Kulturdirektör")
+    sign(anna)
     lars.goto(live_server.url + "/")
     take_step_from_inbox(lars, "Underteckna för kommunen", case, "sign_municipality")
     screenshot(lars, "lifecycle-16-sign-municipality")
-    sign(lars, "Kulturchef")
+    sign(lars)
 
     # -- In force -------------------------------------------------------------
     assert AGREEMENT_PAGE.search(lars.url)

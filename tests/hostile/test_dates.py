@@ -71,7 +71,6 @@ PARAMETERS = {
     ("LogFilterForm", "after"): "audit log and exports (the page cursor holds a time)",
     ("AsOfForm", "tid"): "the agreement as of a time",
     ("DecisionForm", "meeting_date"): "decision step",
-    ("SignForm", "signed_on"): "signing step",
     ("DueDateForm", "due_on"): "a step's due date",
     ("MeetingForm", "held_on"): "new dialogue meeting",
     ("ActionPointForm", "due_on"): "new dialogue meeting, and an action point added later",
@@ -166,17 +165,14 @@ def test_the_agreement_as_of_a_time(coordinator, coordinator_client):
 def test_the_dates_of_the_steps(coordinator, mora_head):
     region = client_for(coordinator)
     approval = agreement_in_stage(Stage.APPROVAL, "Mora", coordinator=coordinator, head=mora_head)
-    signing = agreement_in_stage(Stage.SIGNING, "Falun", coordinator=coordinator)
     review = agreement_in_stage(Stage.REVIEW, "Orsa", coordinator=coordinator)
     decision = step_url(open_task(approval, "region_decision"))
-    sign = step_url(open_task(signing, "sign_region"))
     task = open_task(review, "review")
     due = reverse("workflows:step_due_date", args=[review.pk, task.pk])
     codes = set()
     for value in DATES:
         for url, data in (
             (decision, {"body": "Regionstyrelsen", "meeting_date": value, "paragraph": "§ 1", "outcome": "approved"}),
-            (sign, {"signatory_name": "A", "signatory_title": "B", "signed_on": value}),
             (due, {"due_on": value, "reason": "Flyttad"}),
         ):
             response = answered(undone(lambda url=url, data=data: region.post(url, data)), f"{url} {value!r}")

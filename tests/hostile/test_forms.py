@@ -198,14 +198,24 @@ def test_review_step(mora_head, in_stage, verdict, comment, extra):
 
 
 @HYPOTHESIS
-@given(name=hostile_text, title=hostile_text, signed_on=hostile_date, upload=st.one_of(st.none(), hostile_file))
-def test_sign_step(mora_head, in_stage, name, title, signed_on, upload):
+@given(password=hostile_text, digest=hostile_text)
+def test_sign_step(mora_head, in_stage, password, digest):
     agreement = in_stage(Stage.SIGNING)
-    data = {"signatory_name": name, "signatory_title": title, "signed_on": signed_on}
-    if upload:
-        data["signed_copy"] = SimpleUploadedFile(upload[0], upload[1])
+    data = {"password": password, "code": password, "document_sha256": digest}
     with undone():
         check(client_for(mora_head).post(step_url(open_task(agreement, "sign_municipality")), data))
+
+
+@HYPOTHESIS
+@given(signatory=hostile_text, digest=hostile_text, upload=st.one_of(st.none(), hostile_file))
+def test_paper_signature(coordinator, in_stage, signatory, digest, upload):
+    agreement = in_stage(Stage.SIGNING)
+    data = {"signatory": signatory, "document_sha256": digest}
+    if upload:
+        data["signed_copy"] = SimpleUploadedFile(upload[0], upload[1])
+    url = reverse("workflows:paper_signature", args=[agreement.pk, "municipality"])
+    with undone():
+        check(client_for(coordinator).post(url, data))
 
 
 @HYPOTHESIS

@@ -68,9 +68,6 @@ def test_process_map_after_one_signature(client, coordinator, mora_head):
             actor=coordinator,
             agreement=agreement,
             party="region",
-            signatory_name=coordinator.full_name,
-            signatory_title="Ordförande",
-            signed_on=agreement.decisions.first().meeting_date,
         ),
     )
     client.force_login(coordinator)

@@ -59,3 +59,16 @@ def draft_post(title, areas, *, submit=False):
     else:
         data["save"] = "1"
     return data
+
+
+def sign_post(agreement, password=None):
+    """The signing step's form as the signatory posts it: their password (the
+    re-authentication) and the SHA-256 of the frozen document the page showed."""
+    from cases.agreements.services import current_decision_material
+    from tests.factories.accounts import PASSWORD
+
+    document = current_decision_material(type(agreement).objects.get(pk=agreement.pk))  # its current round
+    return {
+        "password": PASSWORD if password is None else password,
+        "document_sha256": document.sha256 if document else "",
+    }

@@ -13,7 +13,7 @@ from background.models import OutgoingEmail
 from cases.models import Agreement, AgreementRevision, Decision, PlanPriority, ReviewComment, Signature, Stage
 from cases.workdays import add_working_days, next_working_day
 from tests.factories import agreement_in_stage, current_period, municipality
-from tests.workflows.helpers import draft_post, login, open_task, step_url, task_states
+from tests.workflows.helpers import draft_post, login, open_task, sign_post, step_url, task_states
 
 pytestmark = pytest.mark.django_db
 
@@ -160,17 +160,13 @@ def test_whole_lifecycle_over_http(client, coordinator, mora_head, mora_official
     # Signing, by both parties.
     client.logout()
     login(client, coordinator)
-    sign = {"signatory_name": "Anna Samordnare", "signatory_title": "Regiondirektör", "signed_on": today.isoformat()}
+    # Each signs for themselves, confirming with their password, the frozen document's hash posted back.
+    sign = sign_post(agreement)
     assert client.post(step_url(open_task(agreement, "sign_region")), sign).status_code == 302
     agreement.refresh_from_db()
     assert agreement.stage == Stage.SIGNING
     client.logout()
     login(client, mora_head)
-    sign = {
-        "signatory_name": "Lars Mora",
-        "signatory_title": "Kommunstyrelsens ordförande",
-        "signed_on": today.isoformat(),
-    }
     assert client.post(step_url(open_task(agreement, "sign_municipality")), sign).status_code == 302
     agreement.refresh_from_db()
     assert agreement.stage == Stage.IN_FORCE

@@ -19,7 +19,9 @@ from accounts.permissions import (
     can_act_for,
     can_attach,
     can_do_anywhere,
+    can_record_paper_signature,
     can_view_agreement,
+    signatories_of,
     start_page,
     visible_municipality_ids,
     who_can,
@@ -31,6 +33,7 @@ from cases.agreements.forms import (
     AgreementFilterForm,
     AttachmentForm,
     OpenAgreementForm,
+    PaperSignatureForm,
     VerifyDocumentForm,
     WithdrawForm,
 )
@@ -143,6 +146,13 @@ def agreement_detail(request, pk):
             "attachment_form": AttachmentForm(),
             "due_form": DueDateForm(),
             "dialogue": dialogue_for_agreement(request.user, agreement),
+            # The signing steps a coordinator may take as a registered paper signature.
+            "paper_signable": [
+                task.flow_task.name.removeprefix("sign_")
+                for task in open_steps
+                if task.flow_task.name.startswith("sign_")
+                and can_record_paper_signature(request.user, agreement.municipality)
+            ],
         },
     )
 
@@ -186,6 +196,62 @@ def agreement_withdraw(request, pk):
             return redirect("workflows:agreement", pk=agreement.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "workflows/agreement_withdraw.html", {"agreement": agreement, "form": form}, status=status)
+
+
+@login_required
+def paper_signature(request, pk, party):
+    """A coordinator records a signatory's paper signature, with the scan: the
+    party's signing step is taken as a "registered paper signature"."""
+    from cases.models import Party
+
+    from ..runner import open_task, run_step
+
+    agreement = case_selectors.agreement_for(request.user, pk)
+    if party not in Party.values:
+        raise Http404
+    party = Party(party)
+    if not can_record_paper_signature(request.user, agreement.municipality):
+        raise PermissionDenied
+    step_name = f"sign_{party.value}"
+    try:
+        open_task(agreement, step_name)
+    except Task.DoesNotExist:
+        return conflict(request, agreement, _("This party's signing step is not open."))
+    sign_action = case_services.PARTY_SIGN_ACTION[party]
+    document = case_services.current_decision_material(agreement)
+    form = PaperSignatureForm(
+        request.POST or None,
+        request.FILES or None,
+        signatories=signatories_of(agreement.municipality, sign_action),
+        initial={"document_sha256": document.sha256 if document else ""},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run_step(
+                agreement=agreement,
+                step_name=step_name,
+                actor=request.user,
+                perform=lambda: case_services.signature_record(
+                    actor=request.user,
+                    agreement=agreement,
+                    party=party,
+                    auth_method="paper",
+                    signatory=data["signatory"],
+                    signed_copy_file=data["signed_copy"],
+                    document_sha256=data.get("document_sha256") or "",
+                ),
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        except StepNotAllowed as error:
+            return conflict(request, agreement, error.message)
+        else:
+            messages.success(request, _("The paper signature has been registered."))
+            return redirect("workflows:agreement", pk=agreement.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"agreement": agreement, "form": form, "party": party, "document": document}
+    return render(request, "workflows/paper_signature.html", context, status=status)
 
 
 @login_required

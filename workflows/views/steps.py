@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
+from accounts import reauth
 from accounts.permissions import acting_for
 from cases.agreements import services
 from cases.agreements.forms import AreaFormSet, DecisionForm, DraftForm, ReviewForm, SignForm
@@ -204,24 +205,43 @@ class DecisionStepView(StepView):
 
 
 class SignStepView(StepView):
+    """The signatory signs for themselves, after confirming who they are again
+    (accounts.reauth); the service takes name, title and time from the account
+    and the server's clock, and refuses anyone but the party's signatory."""
+
     template_name = "workflows/step_sign.html"
     form_class = SignForm
 
+    @property
+    def document(self):
+        if not hasattr(self, "_document"):
+            self._document = services.current_decision_material(self.agreement)
+        return self._document
+
     def get_initial(self):
-        return {"signatory_name": self.request.user.full_name, "signatory_title": self.request.user.title}
+        return {"document_sha256": self.document.sha256 if self.document else ""}
+
+    def get_form_kwargs(self):
+        return {
+            **super().get_form_kwargs(),
+            "reauth": lambda secret: reauth.reauthenticate(self.request, secret),
+            "uses_code": reauth.uses_code(self.request.user),
+        }
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            document=self.document, reauth_fresh=reauth.fresh_method(self.request) is not None, **kwargs
+        )
 
     def perform(self, form):
-        data = form.cleaned_data
         services.signature_record(
             actor=self.request.user,
             agreement=self.agreement,
             party=self.party,
-            signatory_name=data["signatory_name"],
-            signatory_title=data["signatory_title"],
-            signed_on=data["signed_on"],
-            signed_copy_file=data.get("signed_copy"),
+            auth_method=form.auth_method,
+            document_sha256=form.cleaned_data.get("document_sha256") or "",
         )
-        self.done_message = _("The signature has been recorded.")
+        self.done_message = _("You have signed the agreement.")
         return True
 
 

@@ -6,6 +6,7 @@ import datetime
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from accounts import audit_reasons as reasons
 from accounts.models import Role
@@ -380,9 +381,10 @@ def test_a_decision_with_its_minutes(coordinator):
 # ---------------------------------------------------------------------------
 
 
-def sign(agreement, actor, party, signed_on=TODAY, **changes):
-    values = {"signatory_name": "Anna Berg", "signatory_title": "Ordförande", "signed_on": signed_on}
-    return services.signature_record(actor=actor, agreement=agreement, party=party, **{**values, **changes})
+def sign(agreement, actor, party, signed_on=None, **changes):
+    if signed_on is not None:  # seeding a date in the past, as the demo data does
+        changes["signed_at"] = timezone.make_aware(datetime.datetime.combine(signed_on, datetime.time(12)))
+    return services.signature_record(actor=actor, agreement=agreement, party=party, **changes)
 
 
 def test_both_signatures_put_the_agreement_in_force_from_the_later_one(coordinator, mora_head):
@@ -412,14 +414,30 @@ def test_a_signature_cannot_be_dated_before_both_decisions(coordinator):
     assert sign(agreement, coordinator, Party.REGION, signed_on=last_decided).signed_on == last_decided
 
 
-def test_signature_rules(coordinator, mora_official):
+def test_signature_rules(coordinator, mora_official, mora_head):
     agreement = AgreementFactory(in_signing=True)
     with pytest.raises(PermissionDenied):
         sign(agreement, mora_official, Party.MUNICIPALITY)  # an official decides, but does not sign
+    with pytest.raises(PermissionDenied):
+        sign(agreement, coordinator, Party.MUNICIPALITY)  # nor may a coordinator sign for the cultural head
     with pytest.raises(ValidationError) as error:
-        sign(agreement, coordinator, Party.REGION, signed_on=TODAY + datetime.timedelta(days=1), signatory_name="")
-    assert set(error.value.message_dict) == {"signed_on", "signatory_name"}
-    sign(agreement, coordinator, Party.REGION)
+        sign(agreement, coordinator, Party.REGION, signed_on=TODAY + datetime.timedelta(days=1))
+    assert set(error.value.message_dict) == {"signed_on"}
+    with pytest.raises(ValidationError) as error:  # a paper signature needs its scan
+        sign(agreement, coordinator, Party.MUNICIPALITY, auth_method="paper", signatory=mora_head)
+    assert set(error.value.message_dict) == {"signed_copy"}
+    with pytest.raises(ValidationError) as error:  # and a signatory who signs for that party
+        sign(agreement, coordinator, Party.MUNICIPALITY, auth_method="paper", signatory=mora_official)
+    assert set(error.value.message_dict) == {"signatory", "signed_copy"}
+    signature = sign(agreement, coordinator, Party.REGION)
+    # Who and when come from the account, its membership and the server's clock.
+    assert (signature.signatory, signature.signatory_name, signature.role) == (
+        coordinator,
+        "Anna Samordnare",
+        "coordinator",
+    )
+    assert signature.organisation.kind == "region" and signature.signed_on == TODAY
+    assert signature.auth_method == "password"
     with pytest.raises(StepNotAllowed):
         sign(agreement, coordinator, Party.REGION)
     assert agreement.signatures.count() == 1
