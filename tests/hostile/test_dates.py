@@ -17,6 +17,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import Role
 from cases.models import Stage
 from tests.county.conftest import meeting_post
 from tests.factories import agreement_in_stage, municipality
@@ -74,6 +75,10 @@ PARAMETERS = {
     ("DueDateForm", "due_on"): "a step's due date",
     ("MeetingForm", "held_on"): "new dialogue meeting",
     ("ActionPointForm", "due_on"): "new dialogue meeting, and an action point added later",
+    ("AbsenceForm", "starts_on"): "an absence and its substitute",
+    ("AbsenceForm", "ends_on"): "an absence and its substitute",
+    ("PeriodForm", "starts_on"): "a new plan period, and a period edited",
+    ("PeriodForm", "ends_on"): "a new plan period, and a period edited",
 }
 
 
@@ -208,3 +213,36 @@ def test_the_dates_of_dialogue_meetings(coordinator, coordinator_client, falun_h
             "new-due_on": value,
         }
         answered(undone(lambda data=data: coordinator_client.post(url, data)), f"action point {value!r}")
+
+
+def test_the_dates_of_absences(falun_head):
+    """The absence form as its owner sends it, with a substitute who may stand in."""
+    from tests.factories import user_with_role
+
+    substitute = user_with_role(Role.OFFICIAL, "Falun", full_name="Olle Falun")
+    client = client_for(falun_head)
+    url = reverse("accounts:absences")
+    codes = set()
+    for value in DATES:
+        for starts_on, ends_on in ((value, "2026-12-31"), ("2026-12-01", value), (value, value)):
+            data = {"starts_on": starts_on, "ends_on": ends_on, "substitute": substitute.pk}
+            response = answered(undone(lambda data=data: client.post(url, data)), f"absence {starts_on}/{ends_on}")
+            codes.add(response.status_code)
+    assert 400 in codes or 200 in codes  # refused next to the field, never a 500
+
+
+def test_the_dates_of_plan_periods(coordinator, coordinator_client):
+    from cases.models import PlanPeriod
+
+    new = reverse("workflows:plan_period_new")
+    period = PlanPeriod.objects.get(name="2023–2026")
+    edit = reverse("workflows:plan_period", args=[period.pk])
+    version = period.history.order_by("-history_id").first().history_id
+    for value in DATES:
+        for starts_on, ends_on in ((value, "2034-12-31"), ("2031-01-01", value)):
+            data = {"name": "2031–2034", "starts_on": starts_on, "ends_on": ends_on}
+            answered(undone(lambda data=data: coordinator_client.post(new, data)), f"new period {starts_on}/{ends_on}")
+        for starts_on, ends_on in ((value, "2026-12-31"), ("2023-01-01", value)):
+            data = {"name": "2023–2026", "starts_on": starts_on, "ends_on": ends_on, "is_active": "on"}
+            data["version"] = version
+            answered(undone(lambda data=data: coordinator_client.post(edit, data)), f"period {starts_on}/{ends_on}")
