@@ -321,6 +321,9 @@ def test_an_agreement_clicked_through_its_whole_lifecycle(fresh_page, live_serve
     with erik.expect_navigation():
         erik.locator("main form[role=search]").get_by_role("button").click()
     screenshot(erik, "lifecycle-20-auditor-timeline-steps")
+    # Earlier rounds and stages are folded: the auditor unfolds everything.
+    with erik.expect_navigation():
+        erik.get_by_role("link", name=sv("Unfold everything")).click()
     done = erik.locator("section.event", has_text=sv("Step completed"))
     steps_and_people = [
         ("Skriv utkastet", "Anna Samordnare"),
