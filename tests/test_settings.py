@@ -89,3 +89,16 @@ def test_make_run_path_on_sqlite(tmp_path):
     )
     assert files.returncode == 0, files.stderr
     assert files.stdout.splitlines()[-1].split() == ["DatabaseStorage", "sha256/", "True"]
+
+    # Search on SQLite: plain matching of the agreements a user may see (full-text search is PostgreSQL's).
+    found = run_manage(
+        "shell",
+        "-c",
+        "from accounts.models import User; from cases.search.selectors import search; "
+        "u = User.objects.get(email='kulturchef@falun.se'); "
+        "print(sorted({h.context.split(' · ')[0] for h in search(u, 'Falun').hits}), len(search(u, 'Mora').hits))",
+        env_overrides=env,
+        settings="config.settings.local",
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines()[-1] == "['Falun'] 0"  # her own municipality's, never Mora's

@@ -5,6 +5,8 @@ import django.contrib.postgres.search
 from django.conf import settings
 from django.db import migrations
 
+from cases.search.operations import PostgreSQLAddIndex, PostgreSQLRunSQL
+
 # unaccent is a trusted extension (PostgreSQL 13+): the database's owner may create it.
 # The Swedish stemmer behind unaccent: words are found and highlighted whatever their accents.
 CONFIGURATION = """
@@ -28,8 +30,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(CONFIGURATION, "DROP TEXT SEARCH CONFIGURATION IF EXISTS sv_unaccent;"),
-        migrations.AddIndex(
+        PostgreSQLRunSQL(CONFIGURATION, "DROP TEXT SEARCH CONFIGURATION IF EXISTS sv_unaccent;"),
+        PostgreSQLAddIndex(
             model_name="actionpoint",
             index=django.contrib.postgres.indexes.GinIndex(
                 django.contrib.postgres.search.SearchVector(
@@ -38,14 +40,14 @@ class Migration(migrations.Migration):
                 name="action_point_search",
             ),
         ),
-        migrations.AddIndex(
+        PostgreSQLAddIndex(
             model_name="agreement",
             index=django.contrib.postgres.indexes.GinIndex(
                 django.contrib.postgres.search.SearchVector("case_number", "title", config="sv_unaccent", weight="A"),
                 name="agreement_search",
             ),
         ),
-        migrations.AddIndex(
+        PostgreSQLAddIndex(
             model_name="collaborationarea",
             index=django.contrib.postgres.indexes.GinIndex(
                 django.contrib.postgres.search.CombinedSearchVector(
@@ -69,7 +71,7 @@ class Migration(migrations.Migration):
                 name="area_search",
             ),
         ),
-        migrations.AddIndex(
+        PostgreSQLAddIndex(
             model_name="dialoguemeeting",
             index=django.contrib.postgres.indexes.GinIndex(
                 django.contrib.postgres.search.CombinedSearchVector(
@@ -81,21 +83,21 @@ class Migration(migrations.Migration):
                 name="dialogue_meeting_search",
             ),
         ),
-        migrations.AddIndex(
+        PostgreSQLAddIndex(
             model_name="followup",
             index=django.contrib.postgres.indexes.GinIndex(
                 django.contrib.postgres.search.SearchVector("review_comment", config="sv_unaccent", weight="B"),
                 name="follow_up_search",
             ),
         ),
-        migrations.AddIndex(
+        PostgreSQLAddIndex(
             model_name="followupentry",
             index=django.contrib.postgres.indexes.GinIndex(
                 django.contrib.postgres.search.SearchVector("narrative", config="sv_unaccent", weight="B"),
                 name="follow_up_entry_search",
             ),
         ),
-        migrations.AddIndex(
+        PostgreSQLAddIndex(
             model_name="reviewcomment",
             index=django.contrib.postgres.indexes.GinIndex(
                 django.contrib.postgres.search.SearchVector("text", config="sv_unaccent", weight="B"),

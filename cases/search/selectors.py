@@ -16,6 +16,7 @@ the matching words marked by ``ts_headline``. At most eight, however many rows m
 from dataclasses import dataclass, field
 
 from django.contrib.postgres.search import SearchHeadline, SearchRank
+from django.db import connection
 from django.db.models import Case, F, FloatField, Func, Q, TextField, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils.html import escape
@@ -265,12 +266,43 @@ def _details(kind, pks, query):
     return {row["pk"]: row for row in rows}
 
 
+def _search_plainly(user, results) -> Results:
+    """Without PostgreSQL (the SQLite demo of `make run`): the agreements whose
+    case number, title or municipality contains the words, unranked, from the
+    same scoped read. Full-text search, the other kinds and accent-insensitive
+    matching need PostgreSQL."""
+    kind = _BY_KEY["agreement"]
+    found = Agreement.objects.for_user(user).select_related(*kind.select_related)
+    for word in results.text.split():
+        found = found.filter(
+            Q(case_number__icontains=word) | Q(title__icontains=word) | Q(municipality__name__icontains=word)
+        )
+    rows = list(found.order_by("-pk")[: RESULTS + 1])
+    results.capped = len(rows) > RESULTS
+    for agreement in rows[:RESULTS]:
+        results.hits.append(
+            Hit(
+                kind="agreement",
+                kind_label=str(kind.label),
+                pk=agreement.pk,
+                rank=0.0,
+                title=f"{agreement.case_number} {agreement.title}",
+                context=f"{agreement.municipality.name} · {agreement.plan_period.name}",
+                snippet=escape(agreement.title),
+                agreement_id=agreement.pk,
+            )
+        )
+    return results
+
+
 def search(user, text) -> Results:
     """The best matches of ``text`` among what ``user`` may see, best first."""
     text = (text or "").strip()[:MAX_LENGTH]
     results = Results(text=text)
     if not text:
         return results
+    if connection.vendor != "postgresql":
+        return _search_plainly(user, results)
     query = vectors.search_query(text)
     towns = _matching_municipalities(query)
     branches = [_ranked(kind, user, query, towns) for kind in KINDS]
