@@ -20,7 +20,7 @@ from .emails import send_account_email
 from .enrolment import _digest, _usable_by_hash
 from .history import audit_context
 from .models import EnrolmentToken, Membership, Organisation, User
-from .permissions import can_manage_people, sync_user_groups
+from .permissions import can_manage_people
 from .services import membership_create, user_create
 
 
@@ -143,6 +143,5 @@ def person_deactivate(*, actor, user: User, reason: str) -> User:
     for token in EnrolmentToken.objects.filter(user=user, used_at=None, revoked_at=None):
         token.revoked_at = now
         token.save(update_fields=["revoked_at"])
-    user = user_deactivate(actor=actor, user=user, reason=reason.strip())
-    sync_user_groups(user)
-    return user
+    # user_deactivate re-derives the groups (and those of anyone standing in for them).
+    return user_deactivate(actor=actor, user=user, reason=reason.strip())

@@ -80,7 +80,10 @@ def test_backup_restore_verify_on_the_demo_data(tmp_path):
         assert len(dumps) == 1 and f"backup written: {dumps[0]}" in backup
         assert (tmp_path / f"{dumps[0].name}.sha256").exists()
         before = snapshot(source)  # after the dump: reading signs two users in, which writes history
-        assert before["rows"]["storage_storedfile"] == 3 and before["rows"]["cases_agreement"] >= 6
+        # the three files added, and the demo's frozen decision material (#12), one file each
+        documents = before["rows"]["cases_agreementdocument"]
+        assert documents >= 1 and before["rows"]["storage_storedfile"] == 3 + documents
+        assert before["rows"]["cases_agreement"] >= 6
 
         restore = run(["deploy/restore.sh", str(dumps[0]), restored], restored)
         # restore.sh exits non-zero unless verify_audit and verify_files pass; only the exit code and the

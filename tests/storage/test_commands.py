@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from cases.agreements.services import attachment_add
-from cases.models import Attachment
+from cases.models import AgreementDocument, Attachment
 
 from .conftest import damage_chunk, pdf_bytes
 
@@ -49,6 +49,8 @@ def test_files_move_with_their_hashes_checked_and_again_is_harmless(tmp_path, co
         coordinator, mora_agreement, tmp_path, "protokoll.pdf", pdf_bytes(3000), recorded="ab" * 32
     )
     history_before = Attachment.history.filter(id=first.pk).count()
+    # the agreement's frozen decision material (#12) is already in the storage
+    documents = AgreementDocument.objects.count()
 
     code, out, err = run("move_files_to_storage", "--from", str(tmp_path), "--dry-run")
     assert code == 1 and "would move cases.Attachment.file" in out and "Would move 1 files" in out
@@ -58,7 +60,7 @@ def test_files_move_with_their_hashes_checked_and_again_is_harmless(tmp_path, co
     code, out, err = run("move_files_to_storage", "--from", str(tmp_path))
     assert code == 1  # the damaged one is a problem to look at
     assert f"moved cases.Attachment.file {first.pk}: attachments/2025/11/beslut.pdf -> sha256/" in out
-    assert "Moved 1 files (1.5 MB); 0 already in the storage; 1 problems." in out
+    assert f"Moved 1 files (1.5 MB); {documents} already in the storage; 1 problems." in out
     assert f"MISMATCH cases.Attachment.file {damaged.pk}" in err and "left where it is" in err
 
     first.refresh_from_db()
@@ -74,7 +76,7 @@ def test_files_move_with_their_hashes_checked_and_again_is_harmless(tmp_path, co
 
     code, out, err = run("move_files_to_storage", "--from", str(tmp_path))
     assert "Moved 0 files (0.0 MB);" in out
-    assert "already in the storage" in out and f"{Attachment.objects.count() - 1} already" in out
+    assert "already in the storage" in out and f"{Attachment.objects.count() - 1 + documents} already" in out
     assert Attachment.history.filter(id=first.pk).count() == history_before + 1
 
 
@@ -96,7 +98,8 @@ def test_verify_files_checks_every_stored_file(coordinator, mora_agreement):
     ]
     code, out, err = run("verify_files")
     assert (code, err) == (0, "")
-    assert "3 stored files checked" in out and "0 problems" in out
+    stored = 3 + AgreementDocument.objects.count()  # and the frozen decision material (#12)
+    assert f"{stored} stored files checked" in out and "0 problems" in out
 
     damage_chunk(attachments[1].sha256)
     code, out, err = run("verify_files")
