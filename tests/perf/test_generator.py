@@ -144,6 +144,10 @@ class Normalised:
         self.words |= {p.ip: f"{role}-ip" for role, p in people.items()}
         self.words[municipality.name] = "MUNICIPALITY"
         self.municipality = municipality.pk
+        # The signing region that #12's signatures name. The product links no municipality to
+        # its region (one region, Dalarna); the national load data has 21, and a coordinator's
+        # first region membership need not be the clone's region: any region stands for "REGION".
+        self.regions = set(Organisation.objects.filter(kind=Organisation.Kind.REGION).values_list("pk", flat=True))
         self.ids = {}  # table -> {id: (table, position)}
         models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
         pk_of = {t.name: t.pk for t in all_tables()}
@@ -187,6 +191,8 @@ class Normalised:
             if target == User._meta.db_table and target not in self.ids:
                 return self.users.get(value, value)
             if target == Organisation._meta.db_table:
+                if value in self.regions:
+                    return "REGION"
                 return "MUNICIPALITY" if value == self.municipality else value
             return self._id(target, value)
         if column == "id" and hasattr(model, "instance_type"):  # a history row's object
