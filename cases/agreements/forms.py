@@ -13,7 +13,7 @@ from accounts.models import Organisation
 
 from .. import limits
 from ..forms import DateInput, UploadField
-from ..widgets import FastSelect
+from ..widgets import FastSelect, LabelledModelChoiceField
 from .models import AgreementRevision, Decision, PlanPeriod, PlanPriority, Stage
 
 
@@ -208,14 +208,11 @@ class AttachmentForm(forms.Form):
 
 class AgreementFilterForm(forms.Form):
     q = forms.CharField(label=_("Search case number or title"), required=False, max_length=200)
-    plan_period = forms.ModelChoiceField(
-        label=_("Plan period"), queryset=PlanPeriod.objects.all(), required=False, widget=FastSelect
-    )
-    municipality = forms.ModelChoiceField(
+    plan_period = LabelledModelChoiceField(label=_("Plan period"), queryset=PlanPeriod.objects.all(), required=False)
+    municipality = LabelledModelChoiceField(
         label=_("Municipality"),
         required=False,
         queryset=Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).order_by("name"),
-        widget=FastSelect,
     )
     stage = forms.ChoiceField(
         label=_("Stage"), choices=[("", "---------")] + Stage.choices, required=False, widget=FastSelect

@@ -1,6 +1,8 @@
 """Reads of agreements, always scoped to the user who asks, and of the plan periods."""
 
-from django.db.models import Prefetch, Q
+from dataclasses import dataclass
+
+from django.db.models import F, Prefetch, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -28,6 +30,61 @@ def agreements_for(user, *, q="", plan_period=None, municipality=None, stage="")
     if stage:
         queryset = queryset.filter(stage=stage)
     return queryset
+
+
+@dataclass(slots=True)
+class AgreementRow:
+    """One row of the agreement list, as plain values (written by
+    ``workflows.templatetags.step_tables.agreement_rows``)."""
+
+    pk: int
+    case_number: str
+    title: str
+    stage: str
+    municipality: str
+    plan_period: str
+    overdue: bool = False
+
+
+def agreement_rows(queryset):
+    """``queryset`` (of agreements) as the values the agreement list shows;
+    sliced by the paginator, each row an ``AgreementRow``."""
+    return RowsOf(
+        queryset.values(
+            "pk",
+            "case_number",
+            "title",
+            "stage",
+            municipality_name=F("municipality__name"),
+            period_name=F("plan_period__name"),
+        ),
+        lambda row: AgreementRow(
+            pk=row["pk"],
+            case_number=row["case_number"],
+            title=row["title"],
+            stage=row["stage"],
+            municipality=row["municipality_name"],
+            plan_period=row["period_name"],
+        ),
+    )
+
+
+class RowsOf:
+    """A values() queryset for the Paginator whose rows come out as records."""
+
+    def __init__(self, queryset, make):
+        self.queryset, self.make = queryset, make
+
+    def count(self):
+        return self.queryset.count()
+
+    def __len__(self):
+        return self.count()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        return [self.make(row) for row in self.queryset[index]]
 
 
 def agreement_for(user, pk) -> Agreement:

@@ -10,6 +10,8 @@ import datetime
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import CharField, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.http import HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -25,7 +27,7 @@ from cases.audit import asof, describe, export, log, timeline
 from cases.audit.models import AuditExport
 from cases.forms import DateInput
 from cases.models import PlanPeriod
-from cases.widgets import FastSelect
+from cases.widgets import FastSelect, LabelledModelChoiceField
 from storage.models import FileIntegrityEvent
 
 LOG_PAGE_SIZE = 50
@@ -228,25 +230,24 @@ def agreement_as_of(request, pk):
 
 
 class LogFilterForm(forms.Form):
-    municipality = forms.ModelChoiceField(
+    municipality = LabelledModelChoiceField(
         label=gettext_lazy("Municipality"),
         queryset=Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY).order_by("name"),
         required=False,
-        widget=FastSelect,
         error_messages={"invalid_choice": gettext_lazy("Choose a municipality from the list.")},
     )
-    plan_period = forms.ModelChoiceField(
+    plan_period = LabelledModelChoiceField(
         label=gettext_lazy("Plan period"),
         queryset=PlanPeriod.objects.order_by("-starts_on"),
         required=False,
-        widget=FastSelect,
         error_messages={"invalid_choice": gettext_lazy("Choose a plan period from the list.")},
     )
-    user = forms.ModelChoiceField(
+    user = LabelledModelChoiceField(
         label=gettext_lazy("Person"),
         queryset=User.objects.order_by("full_name", "email"),
+        # What str() of a user gives: the full name, else the e-mail address.
+        label_expression=Coalesce(NullIf("full_name", Value("")), "email", output_field=CharField()),
         required=False,
-        widget=FastSelect,
         error_messages={"invalid_choice": gettext_lazy("Choose a person from the list.")},
     )
     kind = forms.ChoiceField(

@@ -108,7 +108,7 @@ def agreement_list(request):
         )
     # Newest first by id, which follows the time of opening: the primary key's
     # index serves the page without sorting every agreement.
-    page = _page(request, agreements.order_by("-pk"))
+    page = _page(request, case_selectors.agreement_rows(agreements.order_by("-pk")))
     page.object_list = selectors.mark_overdue(page.object_list)
     return render(
         request,
