@@ -11,11 +11,19 @@ string joins. It takes flat choices; with groups it falls back to Django's.
 municipalities (or every person of the audit log's filter) made that many
 instances on every request of the pages that offer them."""
 
+import html
+
 from django import forms
 from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+
+
+def _escape(value):
+    """What Django's conditional_escape gives, without its wrapper for lazy
+    strings (a third of a long select's time)."""
+    return value.__html__() if hasattr(value, "__html__") else html.escape(str(value))
 
 
 class FastSelect(forms.Select):
@@ -29,8 +37,7 @@ class FastSelect(forms.Select):
             selected = not selected_one and text in values
             selected_one = selected_one or selected
             options.append(
-                f'<option value="{conditional_escape(text)}"{" selected" if selected else ""}>'
-                f"{conditional_escape(label)}</option>"
+                f'<option value="{_escape(text)}"{" selected" if selected else ""}>{_escape(label)}</option>'
             )
         final_attrs = self.build_attrs(self.attrs, attrs)
         body = mark_safe("\n  ".join(options))  # noqa: S308 - every value and label escaped above

@@ -1,17 +1,14 @@
 """Template helpers for the county pages' navigation; the rules themselves are
 in accounts.permissions."""
 
-import html
-
 from django import template
-from django.template.defaultfilters import date as date_filter
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.permissions import sees_all_municipalities, takes_steps, visible_municipality_ids
+from cases.rows import RowWriter, esc
 
 register = template.Library()
 
@@ -32,30 +29,16 @@ def overview_body(rows):
     ``cases.widgets.FastSelect`` found for long selects. The markup is that of
     the template it replaces; every value is escaped (``esc``), each label
     translated once per page."""
+    out = RowWriter()
     overdue_badge = f'<span class="badge overdue">{esc(_("Overdue"))}</span>'
     escalated_badge = f' <span class="badge escalated">{esc(_("Escalated"))}</span>'
-    # One reversal for the page: the agreement's address with its id put in.
-    placeholder = "987654321"
-    agreement_url = esc(reverse("workflows:agreement", args=[placeholder]))
-    labels, dates = {}, {}
-
-    def label(value, make):
-        """A display label (stage, status, progress), translated once per page."""
-        if value not in labels:
-            labels[value] = esc(make())
-        return labels[value]
-
-    def day(value):
-        if value not in dates:
-            dates[value] = esc(date_filter(value, "j F Y"))
-        return dates[value]
+    label, day = out.label, out.day
 
     lines = []
     for row in rows:
         agreement = row.agreement
         if agreement is not None:
-            href = agreement_url.replace(placeholder, str(agreement.pk))
-            link = f'<a href="{href}">{esc(agreement.case_number)}</a>'
+            link = f'<a href="{out.url("workflows:agreement", agreement.pk)}">{esc(agreement.case_number)}</a>'
             stage = label(("stage", agreement.stage), agreement.get_stage_display)
         else:
             link = "–"
@@ -104,11 +87,6 @@ def overview_body(rows):
     if not lines:
         return format_html('<tr><td colspan="8">{}</td></tr>', _("No municipalities match."))
     return mark_safe("\n    ".join(lines))  # noqa: S308 (every value in it escaped by esc)
-
-
-def esc(value):
-    """HTML-escaped text (what Django's escape does, without its checks for lazy strings)."""
-    return html.escape(str(value))
 
 
 @register.simple_tag

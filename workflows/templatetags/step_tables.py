@@ -1,14 +1,13 @@
 """The rows of the long lists (inbox, queue, archive; the agreement list),
 written in Python from plain values (``workflows.selectors.StepRow``,
-``cases.agreements.selectors.AgreementRow``): see ``workflows.rows``."""
+``cases.agreements.selectors.AgreementRow``): see ``cases.rows``."""
 
 from django import template
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from cases.models import Stage
-
-from ..rows import RowWriter, choice_label, esc
+from cases.rows import RowWriter, choice_label, esc
 
 register = template.Library()
 
