@@ -9,16 +9,12 @@ municipality. Before this, 290 municipalities built about 6,900.
 The same for the CSV export and for the cultural head's own panel on the
 start page (which reads the same rows for one municipality)."""
 
-import contextlib
-from collections import Counter
-
 import pytest
-from django.db.models.signals import post_init
 from django.urls import reverse
 
 from bench.loadtest import reference
 from bench.loadtest.reference import ensure_reference
-from tests.perf.conftest import Load, quiet
+from tests.perf.conftest import Load, instances_built, quiet
 
 pytestmark = pytest.mark.django_db
 
@@ -34,21 +30,6 @@ PER_ROW_MODELS = {
     "workflows.AgreementProcess",
     "workflows.TaskDeadline",
 }
-
-
-@contextlib.contextmanager
-def instances_built():
-    """A Counter of the model instances built inside the block, by model label."""
-    counts = Counter()
-
-    def count(sender, **kwargs):
-        counts[sender._meta.label] += 1
-
-    post_init.connect(count, weak=False, dispatch_uid="test_county_scale")
-    try:
-        yield counts
-    finally:
-        post_init.disconnect(dispatch_uid="test_county_scale")
 
 
 def measure(client, path):

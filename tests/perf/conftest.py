@@ -8,11 +8,14 @@ agreements in its own (pytest-django's). Templates are kept for the whole
 session: they hold no row of a test, only what the services wrote and how to
 map it."""
 
+import contextlib
 import datetime
 import zoneinfo
+from collections import Counter
 
 import pytest
 from django.db import transaction
+from django.db.models.signals import post_init
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -199,3 +202,19 @@ def current_period(db):
     from cases.models import PlanPeriod
 
     return PlanPeriod.objects.get(name="2023–2026")
+
+
+@contextlib.contextmanager
+def instances_built():
+    """A Counter of the model instances built inside the block, by model label
+    (Django's post_init signal, which every model instance sends)."""
+    counts = Counter()
+
+    def count(sender, **kwargs):
+        counts[sender._meta.label] += 1
+
+    post_init.connect(count, weak=False, dispatch_uid="tests_instances_built")
+    try:
+        yield counts
+    finally:
+        post_init.disconnect(dispatch_uid="tests_instances_built")

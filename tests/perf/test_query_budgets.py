@@ -11,13 +11,15 @@ translations), then counted with one row, then with fifty.
 A page that is not there yet is skipped, naming its URL, and is counted from
 the day it lands."""
 
+from collections import Counter
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 
 from cases.models import Decision, Party
-from tests.perf.conftest import at
+from tests.perf.conftest import at, instances_built
 
 pytestmark = pytest.mark.django_db
 BUDGET = 15
@@ -33,26 +35,34 @@ def url(name, *args, query=""):
     return f"{path}?{query}" if query else path
 
 
-def count(client, path):
-    """The queries of one GET of ``path`` (a streamed body is read to the end)."""
-    with CaptureQueriesContext(connection) as queries:
+def count(client, path, instances=None):
+    """The queries of one GET of ``path`` (a streamed body is read to the end);
+    the model instances it built are counted into ``instances`` (a Counter)."""
+    with CaptureQueriesContext(connection) as queries, instances_built() as built:
         response = client.get(path)
         body = b"".join(response.streaming_content) if response.streaming else response.content
     assert response.status_code == 200, (path, response.status_code, body[:500])
+    if instances is not None:
+        instances.update(built)
     return len(queries), body.decode(), [q["sql"] for q in queries.captured_queries]
 
 
-def assert_same_budget(client, path, grow, *, expect=None, django_assert_max_num_queries=None):
-    """Count ``path`` with what is there, then after ``grow()``; equal, and within budget."""
+def assert_same_budget(client, path, grow, *, expect=None, django_assert_max_num_queries=None, rows_as_values=True):
+    """Count ``path`` with what is there, then after ``grow()``; equal, and within
+    budget. With ``rows_as_values`` (every list, #20), the page must also build the
+    same model instances with one row as with fifty: its rows are plain values."""
     count(client, path)  # warm-up
-    one, body_one, sql_one = count(client, path)
+    built_one, built_many = Counter(), Counter()
+    one, body_one, sql_one = count(client, path, built_one)
     grow()
     with django_assert_max_num_queries(BUDGET):
-        many, body_many, sql_many = count(client, path)
+        many, body_many, sql_many = count(client, path, built_many)
     if expect is not None:
         expect(body_one, body_many)
     assert one == many, "\n".join(["with one row:", *sql_one, "", "with many rows:", *sql_many])
     assert many <= BUDGET, "\n".join(sql_many)
+    if rows_as_values:
+        assert built_one == built_many, f"model instances with one row: {built_one}; with many: {built_many}"
     return one
 
 
