@@ -91,6 +91,20 @@ def agreement_renew(*, actor, agreement, plan_period, title=None):
     return successor
 
 
+@transaction.atomic
+def agreements_import(*, actor, file_name: str, rows: list[dict], scans=None):
+    """Import agreements signed before the system (cases.agreements.services.
+    agreements_import checks and creates them, in force or closed) and start
+    each one's process at the flow's ``imported`` entry: in force, its yearly
+    follow-ups are scheduled as for an agreement signed here; closed, its
+    process ends. All in one transaction: all or nothing."""
+    created = case_services.agreements_import(actor=actor, file_name=file_name, rows=rows, scans=scans)
+    with audit_context(actor=actor, reason=reasons.imported_from(file_name=file_name)):
+        for agreement in created:
+            AgreementFlow.imported.run(agreement=agreement)
+    return created
+
+
 @dataclass
 class OfferReport:
     opened: list

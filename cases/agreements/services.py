@@ -726,7 +726,7 @@ def _advance_case_number_sequence(case_number):
 
 
 @transaction.atomic
-def agreements_import(*, actor, file_name: str, rows: list[dict]) -> list[Agreement]:
+def agreements_import(*, actor, file_name: str, rows: list[dict], scans=None) -> list[Agreement]:
     """Create the earlier agreements of a checked spreadsheet, closed (their
     period has ended) or in force, with their areas, both parties' approving
     decisions and both signatures; every history row says "Imported from

@@ -22,7 +22,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts.permissions import can_manage_plan, can_read_plan_administration
 from cases.agreements import imports
-from cases.agreements import services as case_services
+
+from .. import services as workflow_services
 
 SALT = "samverkan.agreements_import"
 CONFIRM_MAX_AGE = 60 * 60
@@ -76,7 +77,9 @@ def _import_agreements(request):
             status = 400
         else:
             try:
-                created = case_services.agreements_import(actor=request.user, file_name=data["file"], rows=data["rows"])
+                created = workflow_services.agreements_import(
+                    actor=request.user, file_name=data["file"], rows=data["rows"]
+                )
             except ValidationError as error:
                 problems.extend(error.messages)
                 status = 400
