@@ -2,7 +2,10 @@
 row, confirm. The file is refused by its size while it is received, before
 anything of it is stored or parsed (``ImportSizeLimit``); what the dry run
 read travels to the confirmation signed, and the service checks it all again
-before it writes anything (cases.agreements.services.agreements_import)."""
+before it writes anything (workflows.services.agreements_import). Scanned
+PDFs are checked in the dry run and, since nothing of a dry run is stored,
+sent again with the confirmation; only the files the dry run checked (their
+SHA-256 signed in the payload) are imported."""
 
 import csv
 import io
