@@ -60,7 +60,7 @@ def test_a_coordinator_imports_earlier_agreements_in_the_browser(
     clean(axe_scan, page, "dry run")
     screenshot(page, "import-dry-run")
     # Nothing is stored before the confirmation: the same scan is chosen again.
-    page.set_input_files("form:has(button[name=confirm]) input[name=scans]", str(scan))
+    page.get_by_label("Välj samma skannade PDF-filer (eller ZIP-fil) igen").set_input_files(str(scan))
     with page.expect_navigation():
         page.click("button[name=confirm]")
     assert "En överenskommelse importerad från ludvika-2019.csv." in page.content()

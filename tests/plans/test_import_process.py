@@ -154,3 +154,20 @@ def test_an_imported_closed_agreement_has_an_ended_process_and_no_follow_ups(cli
     assert not closed.follow_ups.exists()
     # The same end as an agreement closed by the process at its period's end.
     assert process.task_set.filter(flow_task=AgreementFlow.closed, status=STATUS.DONE).exists()
+
+
+def test_an_imported_agreement_in_force_can_be_withdrawn_and_its_timer_is_cancelled(client, coordinator, time_machine):
+    time_machine.move_to(at(2023, 5, 2), tick=False)
+    login(client, coordinator)
+    (imported,) = import_over_http(client, [in_force_row()])
+    response = client.post(
+        reverse("workflows:agreement_withdraw", args=[imported.pk]), {"reason": "Ersatt av ett nytt avtal."}
+    )
+    assert response.status_code == 302
+    imported.refresh_from_db()
+    assert imported.stage == Stage.WITHDRAWN and imported.process.status == STATUS.CANCELED
+    timers = Task.objects.filter(process__agreementprocess__agreement=imported, flow_task=AgreementFlow.follow_up_due)
+    assert [t.status for t in timers] == [STATUS.CANCELED]
+    time_machine.move_to(at(2023, 10, 2), tick=False)
+    call_command("workflow_timers")
+    assert not imported.follow_ups.exists()

@@ -65,6 +65,7 @@ def test_a_zip_of_scans_is_checked_then_asked_again_and_stored_as_the_signed_cop
     page = response.content.decode()
     assert "undertecknad kopia ludvika.pdf" in page and "undertecknad kopia mora.pdf" in page
     assert "Välj samma skannade PDF-filer (eller ZIP-fil) igen" in page
+    assert page.count('id="id_scans"') == 1 and page.count('id="id_confirm_scans"') == 1  # two forms, own ids
     assert nothing_written()  # the dry run stores no file either
     payload = response.context["payload"]
 

@@ -92,6 +92,10 @@ class ImportForm(forms.Form):
     )
 
 
+# The confirmation's field ids differ from the upload form's on the same page.
+CONFIRM_IDS = "id_confirm_%s"
+
+
 class ConfirmScansForm(forms.Form):
     """The confirmation of a dry run with scanned PDFs: the same files again.
     Nothing of a dry run is stored (the file storage keeps every file it is
@@ -152,7 +156,7 @@ def _confirmed_scans(request, data, confirm_form):
 @csrf_protect
 def _import_agreements(request):
     form = ImportForm()
-    confirm_form = ConfirmScansForm()
+    confirm_form = ConfirmScansForm(auto_id=CONFIRM_IDS)
     plans = payload = None
     needs_scans = False
     problems = []  # about the confirmation, shown at the top
@@ -164,7 +168,7 @@ def _import_agreements(request):
             problems.append(_("The dry run is too old or was changed. Upload the file again."))
             status = 400
         else:
-            confirm_form = ConfirmScansForm(request.POST, request.FILES)
+            confirm_form = ConfirmScansForm(request.POST, request.FILES, auto_id=CONFIRM_IDS)
             scans = _confirmed_scans(request, data, confirm_form)
             if data.get("scans") and scans is None:
                 # Asked again, with the same signed dry run.
