@@ -184,19 +184,17 @@ def read_scans(uploads) -> dict[str, Scan]:
     error, for the rows that name it; what cannot be read at all (a broken or
     encrypted ZIP, a path out of the archive, too many files, more than
     MAX_SCANS_BYTES) raises Refused. Nothing is stored."""
-    budget = MAX_SCANS_BYTES
+    received, budget = 0, MAX_SCANS_BYTES  # the files as uploaded; the PDFs they come to, unpacked
     scans = []
     for uploaded in uploads:
         name = (uploaded.name or "").rsplit("/", 1)[-1]
-        if uploaded.size > budget:
+        received += uploaded.size
+        if received > MAX_SCANS_BYTES or (uploaded.size > budget and not name.lower().endswith(".zip")):
             raise Refused(
                 _("The scanned PDFs are more than %(max)s together.") % {"max": filesizeformat(MAX_SCANS_BYTES)}
             )
         uploaded.seek(0)
-        head = uploaded.read(4)
-        uploaded.seek(0)
-        if name.lower().endswith(".zip") or head == b"PK\x03\x04":
-            budget -= uploaded.size
+        if name.lower().endswith(".zip"):  # by its name: a "PDF" that is a ZIP is not a PDF
             found, budget = _zip_scans(name, uploaded, budget)
             scans.extend(found)
         else:
