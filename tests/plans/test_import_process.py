@@ -171,3 +171,19 @@ def test_an_imported_agreement_in_force_can_be_withdrawn_and_its_timer_is_cancel
     time_machine.move_to(at(2023, 10, 2), tick=False)
     call_command("workflow_timers")
     assert not imported.follow_ups.exists()
+
+
+def test_agreements_imported_before_their_process_was_started_get_one(coordinator, time_machine):
+    """As the import did before it started processes: only the cases service."""
+    from cases.agreements import services as case_services
+
+    time_machine.move_to(at(2023, 5, 2), tick=False)
+    rows = [in_force_row(), row("2062", "RD 2019/0043")]
+    in_force, closed = case_services.agreements_import(actor=coordinator, file_name="gammal.xlsx", rows=rows)
+    assert not AgreementProcess.objects.exists()
+
+    call_command("start_imported_processes")
+    assert AgreementProcess.objects.get(agreement=closed).status == STATUS.DONE
+    assert scheduled_follow_up(in_force).scheduled == at(2023, 10, 1, 0)
+    call_command("start_imported_processes")  # again: nothing more
+    assert AgreementProcess.objects.count() == 2
