@@ -266,4 +266,4 @@ def seed_earlier_agreements():
     if not rows:
         return 0
     coordinator = User.objects.get(email="samordnare@regiondalarna.se")
-    return len(case_services.agreements_import(actor=coordinator, file_name=uploaded.name, rows=rows))
+    return len(services.agreements_import(actor=coordinator, file_name=uploaded.name, rows=rows))

@@ -50,6 +50,14 @@ class AgreementFlow(flow.Flow):
     # Opened by a coordinator (workflows.services.agreement_open).
     start = flow.StartHandle(this.start_process).Next(this.draft)
 
+    # Signed before the system and imported (workflows.services.agreements_import):
+    # the import made it in force or closed through the cases services; in force,
+    # it waits for its follow-ups like one signed here, closed, its process ends.
+    imported = flow.StartHandle(this.start_process).Next(this.after_import)
+    after_import = (
+        flow.If(lambda activation: _stage(activation) == Stage.IN_FORCE).Then(this.follow_up_pending).Else(this.closed)
+    )
+
     # Regional coordinator: writes the collaboration areas; saves any number of times.
     draft = AgreementStep(views.DraftStepView.as_view(), action=Action.DRAFT, title=_("Write the draft")).Next(
         this.review

@@ -91,6 +91,39 @@ def agreement_renew(*, actor, agreement, plan_period, title=None):
     return successor
 
 
+@transaction.atomic
+def agreements_import(*, actor, file_name: str, rows: list[dict], scans=None):
+    """Import agreements signed before the system (cases.agreements.services.
+    agreements_import checks and creates them, in force or closed) and start
+    each one's process at the flow's ``imported`` entry: in force, its yearly
+    follow-ups are scheduled as for an agreement signed here; closed, its
+    process ends. All in one transaction: all or nothing."""
+    created = case_services.agreements_import(actor=actor, file_name=file_name, rows=rows, scans=scans)
+    with audit_context(actor=actor, reason=reasons.imported_from(file_name=file_name)):
+        for agreement in created:
+            AgreementFlow.imported.run(agreement=agreement)
+    return created
+
+
+@transaction.atomic
+def imported_processes_start() -> list:
+    """Start the process (at the flow's ``imported`` entry) of every agreement
+    imported before the import started one: in force or closed, and without a
+    process (one signed in the system always has one). Its history says who
+    imported it and from which file, as the import's first row did. Running
+    it again starts nothing."""
+    from cases.models import Agreement, Stage
+
+    started = []
+    waiting = Agreement.objects.filter(stage__in=[Stage.IN_FORCE, Stage.CLOSED], process__isnull=True)
+    for agreement in waiting.select_for_update(of=("self",)).order_by("pk"):
+        first = agreement.history.order_by("history_date", "history_id").first()
+        with audit_context(actor=first.history_user, reason=first.history_change_reason):
+            AgreementFlow.imported.run(agreement=agreement)
+        started.append(agreement)
+    return started
+
+
 @dataclass
 class OfferReport:
     opened: list

@@ -20,9 +20,11 @@ Three steps, each a plain function:
 
 import csv
 import datetime
+import hashlib
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -32,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Organisation
 
+from ..files import MAX_UPLOAD_BYTES
 from .models import Agreement, Party, PlanPeriod, PlanPriority
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -58,6 +61,10 @@ COLUMNS = [
     ("samverkansområden", False),
 ]
 HEADERS = [name for name, _required in COLUMNS]
+# Optional: the file name of the agreement's scanned, signed PDF, uploaded beside
+# the spreadsheet (read_scans). A file without the column imports no scans.
+SCAN_COLUMN = "skannad pdf"
+OPTIONAL_HEADERS = [SCAN_COLUMN]
 DATE_COLUMNS = ("regionens beslutsdatum", "kommunens beslutsdatum", "regionen undertecknade", "kommunen undertecknade")
 REGION_BODY = "Kultur- och bildningsnämnden"
 EXAMPLE_ROW = [
@@ -81,6 +88,136 @@ EXAMPLE_ROW = [
 
 class Refused(ValidationError):
     """The file as a whole cannot be imported."""
+
+
+# ---------------------------------------------------------------------------
+# The scanned PDFs (optional): PDF files, or ZIP archives of them
+# ---------------------------------------------------------------------------
+
+MAX_SCAN_BYTES = MAX_UPLOAD_BYTES  # one PDF, as any uploaded file (cases.files)
+MAX_SCANS_BYTES = 100 * 1024 * 1024  # all the uploaded scans together, and all a ZIP unpacks to
+MAX_SCAN_FILES = MAX_IMPORT_ROWS  # at most one per agreement
+# Left out of a ZIP without a word: what macOS and Windows add when they pack a folder.
+JUNK = re.compile(r"(^|/)(__MACOSX/|\._)|(^|/)(\.DS_Store|Thumbs\.db|desktop\.ini)$", re.IGNORECASE)
+
+
+@dataclass
+class Scan:
+    """One uploaded scanned PDF: its bytes, or why it cannot be imported."""
+
+    name: str
+    data: bytes = b""
+    sha256: str = ""
+    error: str = ""
+
+
+def _scan(name, data, *, too_large=False) -> Scan:
+    scan = Scan(name=name)
+    if too_large:
+        scan.error = _("The file %(name)s is larger than %(max)s; a scanned PDF may be at most %(max)s.") % {
+            "name": name,
+            "max": filesizeformat(MAX_SCAN_BYTES),
+        }
+    elif not name.lower().endswith(".pdf") or not data.startswith(b"%PDF-"):
+        scan.error = _("The file %(name)s is not a PDF. Scan the signed agreement to PDF.") % {"name": name}
+    else:
+        scan.data = data
+        scan.sha256 = hashlib.sha256(data).hexdigest()
+    return scan
+
+
+def _unsafe_path(name):
+    parts = name.split("/")
+    return name.startswith("/") or "\\" in name or ":" in parts[0] or any(part in ("..", ".") for part in parts)
+
+
+def _zip_scans(archive_name, fileobj, budget):
+    """The PDFs in a ZIP archive, checked before and while they are unpacked:
+    entries, paths and sizes as declared, then the bytes actually read (a zip
+    bomb lies about its sizes)."""
+    try:
+        archive = zipfile.ZipFile(fileobj)
+        infos = [info for info in archive.infolist() if not info.is_dir() and not JUNK.search(info.filename)]
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise Refused(_("%(name)s is not a ZIP archive that can be read.") % {"name": archive_name}) from exc
+    if len(infos) > MAX_SCAN_FILES:
+        raise Refused(
+            _("%(name)s holds more than %(max)s files: import at most one scanned PDF per agreement.")
+            % {"name": archive_name, "max": MAX_SCAN_FILES}
+        )
+    for info in infos:
+        if _unsafe_path(info.filename):
+            raise Refused(
+                _("%(name)s holds the path “%(path)s”, which points outside the archive. Pack the PDFs again.")
+                % {"name": archive_name, "path": info.filename[:200]}
+            )
+        if info.flag_bits & 0x1:
+            raise Refused(_("%(name)s is encrypted. Pack the PDFs without a password.") % {"name": archive_name})
+    if sum(info.file_size for info in infos) > budget:
+        raise Refused(
+            _("%(name)s unpacks to more than %(max)s.") % {"name": archive_name, "max": filesizeformat(MAX_SCANS_BYTES)}
+        )
+    scans = []
+    for info in infos:
+        name = info.filename.rsplit("/", 1)[-1]
+        try:
+            with archive.open(info) as entry:
+                data = entry.read(min(MAX_SCAN_BYTES, budget) + 1)
+        except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError, zlib.error) as exc:
+            raise Refused(
+                _("%(name)s cannot be unpacked (%(entry)s is damaged).") % {"name": archive_name, "entry": name}
+            ) from exc
+        if len(data) > budget:
+            raise Refused(
+                _("%(name)s unpacks to more than %(max)s.")
+                % {"name": archive_name, "max": filesizeformat(MAX_SCANS_BYTES)}
+            )
+        budget -= len(data)
+        scans.append(_scan(name, data, too_large=len(data) > MAX_SCAN_BYTES))
+    return scans, budget
+
+
+def read_scans(uploads) -> dict[str, Scan]:
+    """The scanned PDFs uploaded beside the spreadsheet, by file name (without
+    case): each PDF file as it is, each ZIP archive's PDFs (any folders in it
+    left out of the names). A PDF that is not one or too large carries its
+    error, for the rows that name it; what cannot be read at all (a broken or
+    encrypted ZIP, a path out of the archive, too many files, more than
+    MAX_SCANS_BYTES) raises Refused. Nothing is stored."""
+    received, budget = 0, MAX_SCANS_BYTES  # the files as uploaded; the PDFs they come to, unpacked
+    scans = []
+    for uploaded in uploads:
+        name = (uploaded.name or "").rsplit("/", 1)[-1]
+        received += uploaded.size
+        if received > MAX_SCANS_BYTES or (uploaded.size > budget and not name.lower().endswith(".zip")):
+            raise Refused(
+                _("The scanned PDFs are more than %(max)s together.") % {"max": filesizeformat(MAX_SCANS_BYTES)}
+            )
+        uploaded.seek(0)
+        if name.lower().endswith(".zip"):  # by its name: a "PDF" that is a ZIP is not a PDF
+            found, budget = _zip_scans(name, uploaded, budget)
+            scans.extend(found)
+        else:
+            data = uploaded.read(MAX_SCAN_BYTES + 1)
+            budget -= uploaded.size
+            scans.append(_scan(name, data, too_large=uploaded.size > MAX_SCAN_BYTES))
+    if len(scans) > MAX_SCAN_FILES:
+        raise Refused(_("More than %(max)s scanned PDFs: import at most one per agreement.") % {"max": MAX_SCAN_FILES})
+    by_name = {}
+    for scan in scans:
+        key = scan.name.casefold()
+        if key in by_name:
+            raise Refused(
+                _("Two of the uploaded files are named %(name)s. Give each PDF its own name.") % {"name": scan.name}
+            )
+        by_name[key] = scan
+    return by_name
+
+
+def unused_scans(plans, scans) -> list[str]:
+    """The names of uploaded scans that no row names."""
+    named = {plan.values.get(SCAN_COLUMN, "").strip().casefold() for plan in plans}
+    return sorted(scan.name for key, scan in (scans or {}).items() if key not in named)
 
 
 # ---------------------------------------------------------------------------
@@ -209,7 +346,7 @@ def read_spreadsheet(uploaded) -> list[dict]:
         raise Refused(_("The file is empty."))
     header = [value.strip().lower() for value in table[0]]
     missing = [name for name in HEADERS if name not in header]
-    unknown = [name for name in header if name and name not in HEADERS]
+    unknown = [name for name in header if name and name not in HEADERS + OPTIONAL_HEADERS]
     if missing or unknown:
         parts = []
         if missing:
@@ -222,7 +359,7 @@ def read_spreadsheet(uploaded) -> list[dict]:
         )
     if len(table) - 1 > MAX_IMPORT_ROWS:
         raise _too_many_rows()
-    index = {name: header.index(name) for name in HEADERS}
+    index = {name: header.index(name) for name in HEADERS + OPTIONAL_HEADERS if name in header}
     return [{name: (row[i] if i < len(row) else "") for name, i in index.items()} for row in table[1:]]
 
 
@@ -254,6 +391,7 @@ class RowPlan:
     decisions: dict = field(default_factory=dict)  # party -> {body, meeting_date, paragraph}
     signatures: dict = field(default_factory=dict)  # party -> {signatory_name, signatory_title, signed_on}
     areas: list = field(default_factory=list)
+    scan: Scan | None = None  # the scanned, signed agreement, stored as the signatures' signed copy
 
 
 def _parse_date(text):
@@ -271,8 +409,9 @@ def _signatory(text):
     return name.strip() or "–", title.strip() or "–"
 
 
-def check_rows(rows: list[dict]) -> list[RowPlan]:
-    """Check every row against the template's rules and the database. Writes nothing."""
+def check_rows(rows: list[dict], scans: dict | None = None) -> list[RowPlan]:
+    """Check every row against the template's rules and the database, and the
+    scanned PDF each names against ``scans`` (read_scans). Writes nothing."""
     from .models import Stage
     from .services import normalise_paragraph
 
@@ -286,7 +425,7 @@ def check_rows(rows: list[dict]) -> list[RowPlan]:
     wanted_numbers = {" ".join(values.get("diarienummer", "").split()) for values in rows}
     numbers_in_use = set(Agreement.objects.filter(case_number__in=wanted_numbers).values_list("case_number", flat=True))
     live_pairs = set(Agreement.objects.live().values_list("municipality_id", "plan_period_id"))
-    seen_numbers, seen_pairs = {}, {}
+    seen_numbers, seen_pairs, seen_scans = {}, {}, {}
     plans = []
     for number, values in enumerate(rows, start=2):
         plan = RowPlan(number=number, values=values)
@@ -358,6 +497,24 @@ def check_rows(rows: list[dict]) -> list[RowPlan]:
                     % {"municipality": plan.municipality, "period": plan.plan_period}
                 )
             seen_pairs.setdefault(pair, number)
+        wanted_scan = values.get(SCAN_COLUMN, "").strip()
+        if wanted_scan:
+            key = wanted_scan.casefold()
+            scan = (scans or {}).get(key)
+            if scan is None:
+                errors.append(
+                    _("The scanned PDF “%(name)s” is not among the uploaded files.") % {"name": wanted_scan[:200]}
+                )
+            elif scan.error:
+                errors.append(scan.error)
+            elif key in seen_scans:
+                errors.append(
+                    _("The scanned PDF “%(name)s” is also named on row %(row)s.")
+                    % {"name": scan.name, "row": seen_scans[key]}
+                )
+            else:
+                plan.scan = scan
+            seen_scans.setdefault(key, number)
         for line in values.get("samverkansområden", "").splitlines():
             if not line.strip():
                 continue
@@ -411,6 +568,9 @@ def check_rows(rows: list[dict]) -> list[RowPlan]:
     return plans
 
 
+EXAMPLE_SCAN = "ludvika-2019-2022.pdf"
+
+
 def template_rows():
-    """The template's header and one example row."""
-    return [HEADERS, EXAMPLE_ROW]
+    """The template's header and one example row (with the optional scan column)."""
+    return [HEADERS + OPTIONAL_HEADERS, EXAMPLE_ROW + [EXAMPLE_SCAN]]

@@ -347,17 +347,23 @@ def attachment_add(*, actor, agreement: Agreement, uploaded, kind=Attachment.Kin
         raise PermissionDenied
     facts = validate_upload(uploaded)
     with audit_context(actor=actor, reason=reasons.ATTACHMENT_ADDED):
-        attachment = Attachment(
-            agreement=agreement,
-            kind=kind,
-            original_name=uploaded.name[:255],
-            content_type=facts["content_type"],
-            size=facts["size"],
-            sha256=facts["sha256"],
-            uploaded_by=actor,
-        )
-        attachment.file.save(uploaded.name, uploaded, save=False)
-        attachment.save()
+        return _attachment_store(actor=actor, agreement=agreement, uploaded=uploaded, kind=kind, facts=facts)
+
+
+def _attachment_store(*, actor, agreement, uploaded, kind, facts) -> Attachment:
+    """Store a checked file (``facts`` from cases.files.validate_upload) as the
+    agreement's attachment, under the caller's audit reason."""
+    attachment = Attachment(
+        agreement=agreement,
+        kind=kind,
+        original_name=uploaded.name[:255],
+        content_type=facts["content_type"],
+        size=facts["size"],
+        sha256=facts["sha256"],
+        uploaded_by=actor,
+    )
+    attachment.file.save(uploaded.name, uploaded, save=False)
+    attachment.save()
     return attachment
 
 
@@ -726,12 +732,14 @@ def _advance_case_number_sequence(case_number):
 
 
 @transaction.atomic
-def agreements_import(*, actor, file_name: str, rows: list[dict]) -> list[Agreement]:
+def agreements_import(*, actor, file_name: str, rows: list[dict], scans=None) -> list[Agreement]:
     """Create the earlier agreements of a checked spreadsheet, closed (their
     period has ended) or in force, with their areas, both parties' approving
     decisions and both signatures; every history row says "Imported from
-    <file>". All or nothing: any error in any row raises ValidationError (a
-    list of "row n: ...") and nothing is written."""
+    <file>". A row's scanned PDF (``scans``: cases.agreements.imports.read_scans)
+    is stored as an attachment, the signatures' signed copy. All or nothing:
+    any error in any row raises ValidationError (a list of "row n: ...") and
+    nothing is written. (The process is started by workflows.services.agreements_import.)"""
     from accounts.permissions import can_manage_plan
 
     from .imports import MAX_IMPORT_ROWS, check_rows
@@ -744,7 +752,7 @@ def agreements_import(*, actor, file_name: str, rows: list[dict]) -> list[Agreem
     if connection.vendor == "postgresql":  # (the demo also runs on SQLite, one writer at a time)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('samverkan:agreements_import'))")
-    plans = check_rows(rows)
+    plans = check_rows(rows, scans=scans)
     problems = [
         _("Row %(row)s: %(error)s") % {"row": plan.number, "error": error} for plan in plans for error in plan.errors
     ]
@@ -796,7 +804,19 @@ def agreements_import(*, actor, file_name: str, rows: list[dict]) -> list[Agreem
                     recorded_by=actor,
                     **decision,
                 )
+            signed_copy = None
+            if plan.scan is not None:  # the scanned, signed agreement: both signatures' signed copy
+                scan = ContentFile(plan.scan.data, name=plan.scan.name)
+                signed_copy = _attachment_store(
+                    actor=actor,
+                    agreement=agreement,
+                    uploaded=scan,
+                    kind=Attachment.Kind.SIGNED_COPY,
+                    facts=validate_upload(scan),
+                )
             for party, signature in plan.signatures.items():
-                Signature.objects.create(agreement=agreement, party=party, recorded_by=actor, **signature)
+                Signature.objects.create(
+                    agreement=agreement, party=party, recorded_by=actor, signed_copy=signed_copy, **signature
+                )
             created.append(agreement)
     return created

@@ -17,10 +17,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialize
 CSV = (
     "kommunkod;planperiod;diarienummer;titel;regionens beslutsorgan;regionens beslutsdatum;regionens paragraf;"
     "kommunens beslutsorgan;kommunens beslutsdatum;kommunens paragraf;regionen undertecknade;"
-    "regionens undertecknare;kommunen undertecknade;kommunens undertecknare;samverkansområden\n"
+    "regionens undertecknare;kommunen undertecknade;kommunens undertecknare;samverkansområden;skannad pdf\n"
     "2085;2019–2022;RD 2019/0042;;Kultur- och bildningsnämnden;2019-03-14;§ 12;Kommunstyrelsen;2019-04-02;§ 45;"
-    "2019-04-20;Anna Berg, regiondirektör;2019-04-22;Per Holm, ordförande;Kulturskolan i samverkan\n"
+    "2019-04-20;Anna Berg, regiondirektör;2019-04-22;Per Holm, ordförande;Kulturskolan i samverkan;ludvika.pdf\n"
 )
+PDF = b"%PDF-1.4\n% Undertecknad 2019\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 
 
 def clean(axe_scan, page, where):
@@ -47,18 +48,26 @@ def test_a_coordinator_imports_earlier_agreements_in_the_browser(
     clean(axe_scan, page, "import")
     upload = tmp_path / "ludvika-2019.csv"
     upload.write_text(CSV, encoding="utf-8")
+    scan = tmp_path / "ludvika.pdf"
+    scan.write_bytes(PDF)
     page.set_input_files("input[name=file]", str(upload))
+    page.set_input_files("input[name=scans]", str(scan))
     with page.expect_navigation():
         page.click("button[name=dry_run]")
     assert "En överenskommelse skulle skapas." in page.content()
+    assert "undertecknad kopia ludvika.pdf" in page.content()
     assert not Agreement.objects.exists()
     clean(axe_scan, page, "dry run")
     screenshot(page, "import-dry-run")
+    # Nothing is stored before the confirmation: the same scan is chosen again.
+    page.get_by_label("Välj samma skannade PDF-filer (eller ZIP-fil) igen").set_input_files(str(scan))
     with page.expect_navigation():
         page.click("button[name=confirm]")
     assert "En överenskommelse importerad från ludvika-2019.csv." in page.content()
     agreement = Agreement.objects.get()
     assert agreement.case_number == "RD 2019/0042" and agreement.municipality.name == "Ludvika"
+    assert agreement.attachments.get().original_name == "ludvika.pdf"
+    assert agreement.process.status == "DONE"  # closed: its process has ended
 
     # A bad file: the errors are shown, row by row, and nothing more is imported.
     page.goto(live_server.url + reverse("workflows:import_agreements"))
@@ -67,6 +76,7 @@ def test_a_coordinator_imports_earlier_agreements_in_the_browser(
     with page.expect_navigation():
         page.click("button[name=dry_run]")
     assert "Okänd kommunkod 9999." in page.content()
+    assert "Den skannade PDF-filen ”ludvika.pdf” finns inte bland de uppladdade filerna." in page.content()
     assert page.locator("button[name=confirm]").count() == 0
     clean(axe_scan, page, "dry run with errors")
     assert Agreement.objects.count() == 1

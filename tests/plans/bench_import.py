@@ -30,7 +30,7 @@ from django.db import transaction  # noqa: E402
 from accounts.models import Organisation, Role, User  # noqa: E402
 from accounts.services import membership_create, user_create  # noqa: E402
 from cases.agreements import imports  # noqa: E402
-from cases.agreements.services import agreements_import  # noqa: E402
+from workflows.services import agreements_import  # noqa: E402 (the import with its processes)
 
 CODES = list(
     Organisation.objects.filter(kind=Organisation.Kind.MUNICIPALITY)

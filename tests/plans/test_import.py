@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts import audit_reasons as reasons
-from cases.agreements.imports import EXAMPLE_ROW, HEADERS
+from cases.agreements.imports import EXAMPLE_ROW, HEADERS, OPTIONAL_HEADERS
 from cases.models import Agreement, CollaborationArea, Decision, PlanPeriod, Signature, Stage
 from tests.workflows.helpers import login
 
@@ -110,7 +110,7 @@ def test_csv_works_too_and_the_template_downloads(as_coordinator):
         response = client.get(reverse("workflows:import_template", args=[fmt]))
         assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
     template = client.get(reverse("workflows:import_template", args=["csv"])).content.decode("utf-8-sig")
-    assert template.splitlines()[0].split(";") == HEADERS
+    assert template.splitlines()[0].split(";") == HEADERS + OPTIONAL_HEADERS
     response = client.post(URL, {"file": csv_file([row()])})
     assert response.status_code == 200 and response.context["payload"]
     assert client.post(URL, {"payload": response.context["payload"]}).status_code == 302
