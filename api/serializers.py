@@ -1,6 +1,7 @@
 """What the API shows: stable English field names, ISO 8601 dates and times,
 case numbers as given. Reads only, except where a serializer says so."""
 
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -9,6 +10,7 @@ from cases.follow_ups.models import FollowUp, FollowUpEntry
 from cases.meetings.models import ActionPoint, DialogueMeeting
 from cases.models import (
     Agreement,
+    AgreementDocument,
     AgreementRevision,
     Attachment,
     CollaborationArea,
@@ -113,15 +115,88 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class SignatureSerializer(serializers.ModelSerializer):
+    """One party's signature, with how the system knows who signed (README ›
+    Documents and signatures): the signatory's account, the organisation and
+    role they signed in, the server's time, how they proved who they were
+    (``paper`` for a registered paper signature) and the SHA-256 of the frozen
+    document they signed (a document's ``sha256``). These are null or empty on
+    signatures recorded before they were kept, and on imported ones."""
+
+    signatory = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    organisation = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
     class Meta:
         model = Signature
-        fields = ["id", "party", "signatory_name", "signatory_title", "signed_on", "signed_copy", "recorded_at"]
+        fields = [
+            "id",
+            "party",
+            "signatory_name",
+            "signatory_title",
+            "signed_on",
+            "signed_copy",
+            "recorded_at",
+            "signatory",
+            "organisation",
+            "role",
+            "signed_at",
+            "auth_method",
+            "document_sha256",
+        ]
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
+    sha256 = serializers.CharField(read_only=True, help_text="SHA-256 of the file's bytes, hex.")
+    file_url = serializers.SerializerMethodField(help_text="Where to download the file's bytes.")
+
     class Meta:
         model = Attachment
-        fields = ["id", "kind", "original_name", "content_type", "size", "uploaded_at", "follow_up"]
+        fields = [
+            "id",
+            "kind",
+            "original_name",
+            "content_type",
+            "size",
+            "uploaded_at",
+            "follow_up",
+            "sha256",
+            "file_url",
+        ]
+
+    def get_file_url(self, attachment) -> str:
+        return reverse("api:attachment_file", args=[attachment.pk])
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    """A PDF the system made of the agreement and stored once, never rewritten
+    (the decision material of a round, and whatever kinds follow): listed
+    whatever its kind, downloaded at ``file_url`` as ``application/pdf``."""
+
+    round = serializers.IntegerField(source="revision.round", read_only=True)
+    filename = serializers.CharField(read_only=True)
+    sha256 = serializers.CharField(read_only=True, help_text="SHA-256 of the file's bytes, hex.")
+    fingerprint = serializers.CharField(
+        read_only=True, help_text="SHA-256 of the text printed on its pages (its first 16 digits are on each page)."
+    )
+    file_url = serializers.SerializerMethodField(help_text="Where to download the PDF.")
+
+    class Meta:
+        model = AgreementDocument
+        fields = [
+            "id",
+            "agreement",
+            "kind",
+            "revision",
+            "round",
+            "filename",
+            "size",
+            "sha256",
+            "fingerprint",
+            "created_at",
+            "file_url",
+        ]
+
+    def get_file_url(self, document) -> str:
+        return reverse("api:document_file", args=[document.pk])
 
 
 class AgreementDetailSerializer(AgreementSerializer):
@@ -129,9 +204,17 @@ class AgreementDetailSerializer(AgreementSerializer):
     decisions = DecisionSerializer(many=True, read_only=True)
     signatures = SignatureSerializer(many=True, read_only=True)
     attachments = AttachmentSerializer(many=True, read_only=True)
+    documents = DocumentSerializer(many=True, read_only=True)
 
     class Meta(AgreementSerializer.Meta):
-        fields = AgreementSerializer.Meta.fields + ["end_reason", "areas", "decisions", "signatures", "attachments"]
+        fields = AgreementSerializer.Meta.fields + [
+            "end_reason",
+            "areas",
+            "decisions",
+            "signatures",
+            "attachments",
+            "documents",
+        ]
 
 
 class RevisionSerializer(serializers.ModelSerializer):

@@ -3,18 +3,28 @@
 the pages call, so a token or a session sees and may do exactly what the
 same person sees and may do on the pages. Views are thin."""
 
+import base64
+
+from csp.constants import NONCE
+from csp.decorators import csp_update
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
+from django.http import FileResponse
 from django.utils import translation
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.decorators import method_decorator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularRedocView
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from viewflow.workflow.exceptions import FlowLockFailed
 
+from accounts.middleware import client_ip
 from accounts.models import Organisation
 from accounts.permissions import (
     Action,
@@ -29,9 +39,11 @@ from cases.agreements import services as case_services
 from cases.agreements.forms import AttachmentForm, DecisionForm, OpenAgreementForm
 from cases.audit import log, timeline
 from cases.exceptions import StepNotAllowed
+from cases.files import ALLOWED as ATTACHMENT_TYPES
 from cases.follow_ups.models import FollowUpEntry
 from cases.meetings import selectors as meetings
 from cases.models import Party, PlanPeriod, PlanPriority
+from storage.integrity import FileRefused, open_verified
 from workflows import selectors as steps
 from workflows import services as flow_services
 from workflows.runner import run_step
@@ -55,6 +67,16 @@ class ApiMixin:
         serializer = serializer_class(data=self.request.query_params.dict())
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+
+@method_decorator(csp_update({"style-src": [NONCE]}), name="dispatch")
+class RedocView(SpectacularRedocView):
+    """Redoc under the Content-Security-Policy: Redoc writes its styles into
+    <style> elements as it renders (styled-components), which style-src 'self'
+    blocks. This page's policy adds a nonce to style-src (django-csp makes one
+    per response), templates/drf_spectacular/redoc.html hands it to Redoc
+    (its ``nonce`` option) and Redoc puts it on every <style> it writes. No
+    'unsafe-inline', no inline script; every other page keeps the strict policy."""
 
 
 class Keyset(CursorPagination):
@@ -280,6 +302,119 @@ class OpenStepList(AgreementChildList):
     def get_queryset(self):
         open_steps, _ended = steps.steps_of(self.agreement())
         return open_steps
+
+
+class DocumentList(AgreementChildList):
+    """The PDFs the system made of the agreement and stored, every kind (the
+    decision material of each round, and any kind added later), oldest first;
+    each downloads at its ``file_url``."""
+
+    serializer_class = s.DocumentSerializer
+
+    def get_queryset(self):
+        return self.agreement().documents.select_related("revision").order_by("created_at", "pk")
+
+
+class Gone(APIException):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "missing"
+
+
+class FileDownload(ApiMixin, APIView):
+    """A stored file's bytes, checked against its recorded SHA-256 on the way
+    out exactly as the pages' downloads are (storage.integrity): a file whose
+    bytes no longer match is refused (409), a missing one is 404, each with
+    the event in the audit log. The SHA-256 travels in ``Repr-Digest``
+    (RFC 9530) and ``X-Content-SHA256`` (hex), and as the ``ETag``."""
+
+    def perform_content_negotiation(self, request, force=False):
+        # The bytes are answered as they are; only an error is rendered, always as
+        # JSON, so an ``Accept: application/pdf`` gets the file, not a 406.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    def download(self, request, record, *, fieldfile, sha256, filename, content_type):
+        try:
+            handle = open_verified(
+                fieldfile, expected_sha256=sha256, about=record, actor=request.user, ip=client_ip(request)
+            )
+        except FileRefused as refused:
+            recorded = translation.gettext(
+                "The event has been recorded in the audit log (number %(number)s). Contact the system "
+                "administrators: they can restore the file from a backup."
+            ) % {"number": refused.event.pk}
+            if refused.kind == "mismatch":
+                message = translation.gettext(
+                    "The stored content of “%(filename)s” no longer matches the checksum recorded when it was "
+                    "uploaded, so it may have been damaged or changed. It is not handed out."
+                )
+                raise Conflict(f"{message % {'filename': filename}} {recorded}") from refused
+            message = translation.gettext("The stored content of “%(filename)s” cannot be found.")
+            raise Gone(f"{message % {'filename': filename}} {recorded}") from refused
+        response = FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+        response["X-Content-SHA256"] = sha256
+        response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(sha256)).decode()}:"
+        response["ETag"] = f'"{sha256}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+DIGEST_HEADERS = [
+    OpenApiParameter(
+        "Repr-Digest",
+        str,
+        location=OpenApiParameter.HEADER,
+        response=[200],
+        description="The SHA-256 of the bytes: sha-256=:<base64>: (RFC 9530).",
+    ),
+    OpenApiParameter(
+        "X-Content-SHA256",
+        str,
+        location=OpenApiParameter.HEADER,
+        response=[200],
+        description="The SHA-256 of the bytes, hex.",
+    ),
+]
+
+
+def _binary(content_types):
+    return {
+        (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes.")
+        for content_type in content_types
+    }
+
+
+class DocumentFile(FileDownload):
+    """Download a stored document of an agreement (PDF), as on its page: 404 for one the caller may not see."""
+
+    @extend_schema(responses=_binary(["application/pdf"]), parameters=DIGEST_HEADERS)
+    def get(self, request, pk):
+        document = agreements.document_for(request.user, pk)
+        return self.download(
+            request,
+            document,
+            fieldfile=document.file,
+            sha256=document.sha256,
+            filename=document.filename,
+            content_type="application/pdf",
+        )
+
+
+class AttachmentFile(FileDownload):
+    """Download an attached file (minutes, signed copies, other documents) in
+    the type it was accepted as: 404 for one the caller may not see."""
+
+    @extend_schema(responses=_binary(sorted(set(ATTACHMENT_TYPES.values()))), parameters=DIGEST_HEADERS)
+    def get(self, request, pk):
+        attachment = agreements.attachment_for(request.user, pk)
+        return self.download(
+            request,
+            attachment,
+            fieldfile=attachment.file,
+            sha256=attachment.sha256,
+            filename=attachment.original_name,
+            content_type=attachment.content_type,
+        )
 
 
 class AuditPage(ApiMixin, APIView):

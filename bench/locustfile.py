@@ -2,7 +2,8 @@
 
 bench/run.py signs the users in (sessions made directly for them), writes a
 plan (the pages and their paths, each user's sessions, the pause between
-requests) to the file BENCH_LOCUST_PLAN names, and runs
+requests; bench/api.py gives the headers of its integration tokens instead
+of sessions) to the file BENCH_LOCUST_PLAN names, and runs
 
     python -m locust -f bench/locustfile.py --headless --users N --run-time S --host http://127.0.0.1:PORT
 
@@ -43,11 +44,14 @@ class BenchUser(FastHttpUser):
 
     def on_start(self):
         self.number = next(_numbers)
-        sessions = PLAN["users"][self.number % len(PLAN["users"])]
-        self.headers = {
-            role: {"Cookie": f"sessionid={key}; csrftoken={PLAN['csrf']}", "Accept-Encoding": "identity"}
-            for role, key in sessions.items()
-        }
+        if "headers" in PLAN:  # bench/api.py: the same integration tokens for every user
+            self.headers = PLAN["headers"]
+        else:
+            sessions = PLAN["users"][self.number % len(PLAN["users"])]
+            self.headers = {
+                role: {"Cookie": f"sessionid={key}; csrftoken={PLAN['csrf']}", "Accept-Encoding": "identity"}
+                for role, key in sessions.items()
+            }
         if THINK:
             rng = random.Random(self.number)
             self.order = list(PAGES)

@@ -5,6 +5,8 @@
 - ``mora``: concerns one of Mora's objects: others' callers get 404 (403/405 for methods
   that are not there);
 - ``mora_write``: a write on one of Mora's objects (POST only): others' callers get 403/404;
+- ``mora_file``: the bytes of one of Mora's stored files (a document, an attachment):
+  as ``mora``, but the answer to a reader is the file, not JSON;
 - ``reader``: the global audit log: coordinators and auditors only."""
 
 API_POLICY = {
@@ -20,6 +22,9 @@ API_POLICY = {
     "api:agreement_follow_ups": "mora",
     "api:agreement_open_steps": "mora",
     "api:agreement_events": "mora",
+    "api:agreement_documents": "mora",
+    "api:document_file": "mora_file",
+    "api:attachment_file": "mora_file",
     "api:agreement_attachments": "mora_write",
     "api:agreement_decisions": "mora_write",
     "api:meetings": "global",

@@ -12,6 +12,9 @@ auditors, plus a revoked and an expired token.
 - without a valid session or token: 401/403 on everything;
 - Falun's session and token: 404 (or 403/405) on everything of Mora's, and
   Mora's case number in no answer;
+- a stored file (Mora's decision material, Mora's attachment) is answered
+  only to Mora's readers, with a GET, byte for byte with its SHA-256 in the
+  headers; every other answer is JSON;
 - Mora's official (session and token), coordinators and auditors read all of it (200);
 - the audit log: 403 for municipal callers and administrators;
 - no request writes a row (the bodies are empty: a write is refused or invalid)."""
@@ -48,10 +51,15 @@ def urls(name, objects):
     if name in (
         "api:agreement_open_steps",
         "api:agreement_events",
+        "api:agreement_documents",
         "api:agreement_attachments",
         "api:agreement_decisions",
     ):
         return [reverse(name, args=[objects["mora"].pk])]
+    if name == "api:document_file":
+        return [reverse(name, args=[objects["document"].pk])]
+    if name == "api:attachment_file":
+        return [reverse(name, args=[objects["attachment"].pk])]
     if name == "api:meeting":
         return [reverse(name, args=[objects["meeting"].pk])]
     if name == "api:plan_period":
@@ -100,6 +108,14 @@ def callers(objects, coordinator, auditor, falun_head, administrator):
     return clients
 
 
+def _is_the_file(raw, response, name, objects):
+    """The answer is the stored file's bytes, with their SHA-256 in the headers."""
+    record = objects["document"] if name == "api:document_file" else objects["attachment"]
+    with record.file.storage.open(record.file.name, "rb") as stored:
+        expected = stored.read()
+    return raw == expected and response["X-Content-SHA256"] == record.sha256
+
+
 UNAUTHENTICATED = ("anonymous", "deactivated", "revoked_token", "expired_token")
 FALUN = ("falun_head", "falun_token")
 MORA_READERS = ("mora_official", "mora_token", "coordinator", "coordinator_token", "auditor", "auditor_token")
@@ -127,15 +143,24 @@ def test_walk_every_api_endpoint_as_every_caller(world, coordinator, auditor, fa
                         response = call(url, {}, content_type="application/json")
                     tried += 1
                     code = response.status_code
-                    body = response.content.decode("utf-8", "replace")
+                    raw = b"".join(response.streaming_content) if response.streaming else response.content
+                    body = raw.decode("utf-8", "replace")
                     problem = None
                     if code >= 500:
                         problem = str(code)
-                    elif kind != "docs" and not response["Content-Type"].startswith("application/json"):
+                    elif (
+                        kind == "mora_file"
+                        and code == 200
+                        and not (who in MORA_READERS and method == "get" and _is_the_file(raw, response, name, world))
+                    ):
+                        problem = f"200 {response['Content-Type']}: not the file, or not to this caller"
+                    elif not (kind == "docs" or (kind == "mora_file" and code == 200)) and not response[
+                        "Content-Type"
+                    ].startswith("application/json"):
                         problem = f"{code} {response['Content-Type']} instead of JSON"
                     elif who in UNAUTHENTICATED and code not in (401, 403):
                         problem = f"{code} without a valid session or token"
-                    elif who in FALUN and kind in ("mora", "mora_write") and code not in REFUSED_MORA:
+                    elif who in FALUN and kind in ("mora", "mora_write", "mora_file") and code not in REFUSED_MORA:
                         problem = f"{code} on a Mora URL"
                     elif who in FALUN and mora_case in body:
                         problem = "Mora's case number shown to Falun"
@@ -143,7 +168,12 @@ def test_walk_every_api_endpoint_as_every_caller(world, coordinator, auditor, fa
                         problem = f"{code}: the audit log for a {who}"
                     elif who in NOT_AUDIT_READERS and kind == "reader" and method == "get" and code != 403:
                         problem = f"{code}: the audit log read by a {who}"
-                    elif who in MORA_READERS and kind in ("mora", "global") and method == "get" and code != 200:
+                    elif (
+                        who in MORA_READERS
+                        and kind in ("mora", "global", "mora_file")
+                        and method == "get"
+                        and code != 200
+                    ):
                         problem = f"{code}: Mora's reader refused"
                     elif kind == "mora_write" and method == "get" and who not in UNAUTHENTICATED and code != 405:
                         problem = f"{code} on a GET of a write-only endpoint"
