@@ -42,7 +42,7 @@ from cases.agreements.verification import verify_pdf
 from cases.exceptions import StepNotAllowed
 from cases.forms import apply_errors
 from cases.meetings.selectors import dialogue_for_agreement
-from cases.models import FollowUpEntry
+from cases.models import AgreementDocument, FollowUpEntry
 from cases.workdays import day_off_reason
 from storage.downloads import verified_file_response
 
@@ -146,6 +146,9 @@ def agreement_detail(request, pk):
             "attachment_form": AttachmentForm(),
             "due_form": DueDateForm(),
             "dialogue": dialogue_for_agreement(request.user, agreement),
+            "signed_production": agreement.productions.filter(kind=AgreementDocument.Kind.SIGNED_AGREEMENT)
+            .select_related("document")
+            .first(),
             # The signing steps a coordinator may take as a registered paper signature.
             "paper_signable": [
                 task.flow_task.name.removeprefix("sign_")
