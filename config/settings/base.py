@@ -202,6 +202,10 @@ SIGNING_CERT = env.str("SAMVERKAN_SIGNING_CERT", default="")
 SIGNING_KEY = env.str("SAMVERKAN_SIGNING_KEY", default="")
 SIGNING_KEY_PASSWORD = env.str("SAMVERKAN_SIGNING_KEY_PASSWORD", default="")
 SIGNING_REQUIRED = env.bool("SAMVERKAN_SIGNING_REQUIRED", default=False)
+# The signing providers enabled (cases/agreements/signing_providers.py):
+# "in_system" (the signatory, with renewed sign-in) and "paper" (a coordinator
+# registers a paper signature with its scan).
+SIGNING_PROVIDERS = env.list("SAMVERKAN_SIGNING_PROVIDERS", default=["in_system", "paper"])
 # Where `manage.py create_demo_signing_certificate` writes the demo's
 # self-signed certificate (git-ignored); the local settings point at it.
 DEMO_SIGNING_DIR = BASE_DIR / "demo-signing"
