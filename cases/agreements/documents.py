@@ -146,7 +146,7 @@ def signature_how(signature) -> str:
     }.get(signature.auth_method, _("recorded in Samverkan (before signing by the signatory existed)"))
 
 
-def render_verifikat_pdf(*, agreement, document, signatures, decisions) -> bytes:
+def render_verifikat_pdf(*, agreement, document, signatures, decisions, region: str | None = None) -> bytes:
     """The signature page ("Verifikat"): who signed, when (Swedish local time),
     how, for which organisation and role, the decided document's SHA-256 and the
     case number. PDF/A-2b with its fonts embedded, like the pages it follows;
@@ -172,7 +172,7 @@ def render_verifikat_pdf(*, agreement, document, signatures, decisions) -> bytes
                 }
             )
         context = {
-            "region": region_name(),
+            "region": region or region_name(),
             "printed_at": timezone.localtime(),
             "agreement": agreement,
             "document": document,

@@ -389,6 +389,17 @@ def validate_decision_date(*, agreement, meeting_date):
                 % {"period": period, "start": period.starts_on, "end": period.ends_on}
             }
         )
+    opened_on = timezone.localdate(agreement.created_at) if agreement.created_at else None
+    if opened_on is not None and meeting_date < opened_on:
+        raise ValidationError(
+            {
+                "meeting_date": _(
+                    "The meeting date cannot be before the agreement was opened (%(date)s): a body cannot have "
+                    "decided on it before it existed."
+                )
+                % {"date": opened_on.isoformat()}
+            }
+        )
 
 
 PARTY_DECISION_ACTION = {Party.REGION: Action.DECIDE_REGION, Party.MUNICIPALITY: Action.DECIDE_MUNICIPALITY}
