@@ -146,9 +146,12 @@ def agreement_detail(request, pk):
             "attachment_form": AttachmentForm(),
             "due_form": DueDateForm(),
             "dialogue": dialogue_for_agreement(request.user, agreement),
+            # Only once both have signed: no query for the agreements still on their way.
             "signed_production": agreement.productions.filter(kind=AgreementDocument.Kind.SIGNED_AGREEMENT)
             .select_related("document")
-            .first(),
+            .first()
+            if agreement.signatures.all() and len(agreement.signatures.all()) == 2
+            else None,
             # The signing steps a coordinator may take as a registered paper signature.
             "paper_signable": [
                 task.flow_task.name.removeprefix("sign_")
