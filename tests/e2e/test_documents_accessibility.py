@@ -78,10 +78,27 @@ def test_signed_agreement_pages_have_no_serious_axe_violations(
             document_freeze(actor=coordinator, agreement=agreement)
         signature_record(actor=coordinator, agreement=agreement, party="region")
         signature_record(actor=head, agreement=agreement, party="municipality")
-        signed_agreement_produce(agreement_id=agreement.pk)
-        return agreement
+        # As the worker does, in a thread of its own: pyHanko runs its own event loop,
+        # which cannot start inside Playwright's (this thread's).
+        import threading
 
-    agreement = signed("Mora", mora_head)
+        from django.db import connection
+
+        done = {}
+
+        def produce():
+            try:
+                done["production"] = signed_agreement_produce(agreement_id=agreement.pk)
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=produce)
+        worker.start()
+        worker.join()
+        return agreement, done["production"]
+
+    agreement, production = signed("Mora", mora_head)
+    assert production.state == "done", production.error
     document = current_signed_agreement(agreement)
     page = context_for(coordinator).new_page()
     problems = []
@@ -116,7 +133,8 @@ def test_signed_agreement_pages_have_no_serious_axe_violations(
 
     # A production that failed (no certificate): the message stands on the page, as an alert.
     settings.SIGNING_CERT = settings.SIGNING_KEY = ""
-    failed = signed("Falun", falun_head)
+    failed, production = signed("Falun", falun_head)
+    assert production.state == "failed"
     go(page, live_server, reverse("workflows:agreement", args=[failed.pk]))
     assert "kunde inte framställas" in page.get_by_role("alert").inner_text()
     scan("agreement, signed agreement failed")
