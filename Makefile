@@ -56,6 +56,7 @@ messages: system-deps deps
 # The background worker (e-mail, reminders, timers) runs beside the server and
 # stops with it; it prints the e-mail it sends.
 run: messages
+	$(PY) manage.py create_demo_signing_certificate
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py run_worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \

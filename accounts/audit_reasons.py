@@ -131,6 +131,21 @@ def decision_material_frozen(*, round, sha256) -> str:
     }
 
 
+SIGNED_AGREEMENT_QUEUED = _("Signed agreement queued for production")
+
+
+def signed_agreement_produced(*, round, sha256) -> str:
+    """``sha256``: the PAdES-signed PDF's SHA-256 (hex)."""
+    return gettext("Signed agreement of round %(round)s produced and sealed, SHA-256 %(sha256)s") % {
+        "round": round,
+        "sha256": sha256,
+    }
+
+
+def signed_agreement_failed(*, error) -> str:
+    return gettext("Signed agreement could not be produced: %(error)s") % {"error": error}
+
+
 def signature_recorded(*, party) -> str:
     return gettext("%(party)s signature recorded") % {"party": party.label}
 

@@ -8,6 +8,9 @@ Renders with ``cases.agreements.documents.render_revision_pdf``, the function
 the freeze at political approval calls, on revisions built in memory (no
 database: the storing is measured by bench/storage.py). The areas' texts are
 of the length of the demo's longest (goal ~500, commitments ~600 characters).
+The signed agreement's production (#12 item 4) is timed too: the verifikat
+rendered, appended to the decided document and PAdES-signed with a throwaway
+certificate (what the worker does, less the reading and storing).
 Prints a table; writes nothing.
 """
 
@@ -111,7 +114,63 @@ def main():
     print(f"{len(county)} agreements one after another {county_time:,.1f} s ({each:,.0f} ms each)")
     print(f"  of which CPU time            {county_cpu:,.1f} s ({county_cpu / len(county) * 1000:,.0f} ms each)")
     print(f"process peak RSS               {rss_after / 1024:,.0f} MiB (before rendering {rss_before / 1024:,.0f} MiB)")
+    signed_times, signed_cpu, signed_size = signed_agreement(first, repeat=args.repeat)
+    print(f"signed agreement (median of {args.repeat})  {signed_times * 1000:,.0f} ms: verifikat + merge + PAdES seal")
+    print(f"  of which CPU time (median)   {signed_cpu * 1000:,.0f} ms; {signed_size:,} bytes")
     print(f"load average                   {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def signed_agreement(decided: bytes, *, repeat: int):
+    """Median wall and CPU time to produce the signed agreement from ``decided``."""
+    from cases.agreements import pades
+    from cases.agreements.documents import merge_pdfs, render_verifikat_pdf
+
+    certificate, key = pades.make_demo_certificate(common_name="BENCH – ej giltig", organisation="Region Dalarna")
+    credentials = pades.Credentials(certificate=certificate, private_key=key)
+    rev = revision("Falun", 1, 1)
+    agreement = SimpleNamespace(**vars(rev.agreement), title=rev.title)
+    document = SimpleNamespace(sha256="ab" * 32, short_fingerprint="ABCD EF01 2345 6789", revision=rev)
+    when = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
+    signatures = [
+        SimpleNamespace(
+            signatory_name=name,
+            signatory_title=title,
+            organisation_id=1,
+            organisation=SimpleNamespace(name=org),
+            role=role,
+            signed_at=when,
+            signed_on=when.date(),
+            auth_method="password",
+            document_sha256="ab" * 32,
+            get_party_display=lambda party=party: party,
+        )
+        for name, title, org, role, party in (
+            ("Anna Samordnare", "Samordnare", "Region Dalarna", "coordinator", "Region"),
+            ("Lars Falun", "Kulturchef", "Falun", "cultural_head", "Kommun"),
+        )
+    ]
+    decisions = [
+        SimpleNamespace(
+            get_party_display=lambda p=p: p,
+            body=body,
+            paragraph="§ 12",
+            meeting_date=when.date(),
+            get_outcome_display=lambda: "Bifallen",
+        )
+        for p, body in (("Region", "Kultur- och bildningsnämnden"), ("Kommun", "Kommunstyrelsen"))
+    ]
+    times, cpu, size = [], [], 0
+    for _ in range(repeat + 1):  # the first loads the verifikat's template and pyHanko: not counted
+        start, start_cpu = time.perf_counter(), time.process_time()
+        verifikat = render_verifikat_pdf(
+            agreement=agreement, document=document, signatures=signatures, decisions=decisions, region="Region Dalarna"
+        )
+        signed = pades.sign_pdf(merge_pdfs(decided, verifikat), reason="bench", credentials=credentials)
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+        size = len(signed)
+    times, cpu = sorted(times[1:]), sorted(cpu[1:])
+    return times[len(times) // 2], cpu[len(cpu) // 2], size
 
 
 if __name__ == "__main__":

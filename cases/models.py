@@ -12,6 +12,7 @@ from .agreements.models import (  # noqa: F401
     CaseNumberSequence,
     CollaborationArea,
     Decision,
+    DocumentProduction,
     Party,
     PlanPeriod,
     PlanPriority,

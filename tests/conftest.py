@@ -77,3 +77,20 @@ def history_keeps_client_time(db):
 
     with keep_time_session(connection):
         yield
+
+
+@pytest.fixture
+def signing_certificate(tmp_path, settings):
+    """A throwaway self-signed certificate and key (PEM files under tmp_path),
+    configured as the region's signing certificate for the test (#12 item 4)."""
+    from cases.agreements import pades
+
+    certificate, key = pades.make_demo_certificate(
+        common_name="TEST – Region Dalarna – ej giltig för underskrift", organisation="Region Dalarna (test)"
+    )
+    cert_path, key_path = tmp_path / "signing-cert.pem", tmp_path / "signing-key.pem"
+    pades.write_pem(certificate, key, cert_path=cert_path, key_path=key_path)
+    settings.SIGNING_PKCS12 = ""
+    settings.SIGNING_CERT = str(cert_path)
+    settings.SIGNING_KEY = str(key_path)
+    return certificate

@@ -61,13 +61,24 @@ def decision_date(agreement, on=None):
     return on or min(timezone.localdate(), agreement.plan_period.ends_on)
 
 
-def open_agreement(*, coordinator, municipality, plan_period, title=None):
-    return services.agreement_open(
+def open_agreement(*, coordinator, municipality, plan_period, title=None, opened_on=None):
+    """Open an agreement; ``opened_on`` back-dates its opening for demo agreements
+    with a past (decisions cannot be dated before the agreement was opened). The
+    change is saved as a history row of its own, marked as demo data."""
+    agreement = services.agreement_open(
         actor=coordinator,
         municipality=municipality,
         plan_period=plan_period,
         title=title or f"Överenskommelse om kultursamverkan {municipality.name} {plan_period.name}",
     )
+    if opened_on is not None:
+        from accounts import audit_reasons as reasons
+        from accounts.history import audit_context
+
+        with audit_context(actor=coordinator, reason=reasons.DEMO_DATA):
+            agreement.created_at = timezone.make_aware(datetime.datetime.combine(opened_on, datetime.time(9)))
+            agreement.save()
+    return agreement
 
 
 def advance(agreement, *, to, coordinator, head, with_areas=True, decided_on=None):
@@ -160,7 +171,10 @@ def seed_demo_agreements():
         if Agreement.objects.filter(municipality=municipality, plan_period=period).exists():
             continue
         head = User.objects.get(email=head_email)
-        agreement = open_agreement(coordinator=coordinator, municipality=municipality, plan_period=period)
+        opened_on = IN_FORCE_SINCE - datetime.timedelta(days=60) if stage == Stage.IN_FORCE else None
+        agreement = open_agreement(
+            coordinator=coordinator, municipality=municipality, plan_period=period, opened_on=opened_on
+        )
         if stage == Stage.WITHDRAWN:
             advance(agreement, to=Stage.REVIEW, coordinator=coordinator, head=head)
             services.agreement_withdraw(

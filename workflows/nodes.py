@@ -26,6 +26,7 @@ from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from accounts import reauth
 from accounts.history import audit_context, deferred_history
 from accounts.permissions import (
     acting_for,
@@ -187,6 +188,15 @@ def wrap_step_view(node, view):
         if request.method != "POST":
             return view(request, agreement=agreement, task=task, node=node)
 
+        try:
+            return locked_step(request, agreement, task, node, view)
+        finally:
+            # Wrong signing passwords: counted toward the lock-out now that the step's
+            # transaction (which rolled back their failure rows) has ended (accounts.reauth).
+            reauth.replay_failures(request)
+
+    def locked_step(request, agreement, task, node, view):
+        user = request.user
         try:
             with node.flow_class.lock(task.process_id):
                 task.refresh_from_db()

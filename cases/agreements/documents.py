@@ -126,3 +126,81 @@ def render_meeting_pdf(meeting, *, action_points) -> bytes:
             "footer_left": css_string(f"Regional kulturdialog {meeting.held_on:%Y-%m-%d}"),
         },
     )
+
+
+# ---------------------------------------------------------------------------
+# The signed agreement: the decided document, its verifikat, merged
+# ---------------------------------------------------------------------------
+
+
+def signature_how(signature) -> str:
+    """How the signatory signed, as the verifikat says it."""
+    from django.utils.translation import gettext as _
+
+    from .models import SignatureMethod
+
+    return {
+        SignatureMethod.PASSWORD: _("electronic signature in Samverkan with renewed sign-in (password)"),
+        SignatureMethod.TOTP: _("electronic signature in Samverkan with renewed sign-in (one-time code)"),
+        SignatureMethod.PAPER: _("registered paper signature"),
+    }.get(signature.auth_method, _("recorded in Samverkan (before signing by the signatory existed)"))
+
+
+def render_verifikat_pdf(*, agreement, document, signatures, decisions, region: str | None = None) -> bytes:
+    """The signature page ("Verifikat"): who signed, when (Swedish local time),
+    how, for which organisation and role, the decided document's SHA-256 and the
+    case number. PDF/A-2b with its fonts embedded, like the pages it follows;
+    untagged, since its pages are appended to another file's structure tree
+    (README › Documents and signatures)."""
+    from django.utils import timezone
+    from weasyprint import HTML
+
+    from accounts.models import Role
+
+    with translation.override("sv"):
+        rows = []
+        for signature in signatures:
+            signed_at = timezone.localtime(signature.signed_at) if signature.signed_at else None
+            rows.append(
+                {
+                    "signature": signature,
+                    "organisation": signature.organisation.name if signature.organisation_id else "–",
+                    "role": Role(signature.role).label if signature.role in Role.values else signature.signatory_title,
+                    "signed_at": signed_at or signature.signed_on,
+                    "zone": signed_at.tzname() if signed_at else "",
+                    "how": signature_how(signature),
+                }
+            )
+        context = {
+            "region": region or region_name(),
+            "printed_at": timezone.localtime(),
+            "agreement": agreement,
+            "document": document,
+            "signatures": rows,
+            "decisions": decisions,
+            "footer_left": css_string(agreement.case_number),
+        }
+        html = render_to_string("documents/verifikat.html", context)
+    return HTML(string=html, base_url=None).write_pdf(pdf_variant=PDF_VARIANT, custom_metadata=True)
+
+
+def merge_pdfs(first: bytes, *appended: bytes) -> bytes:
+    """``first`` with the pages of ``appended`` after its own. The document
+    catalogue (XMP metadata with its PDF/A-2b declaration, output intent,
+    language, structure tree) stays ``first``'s; the appended pages bring their
+    fonts with them."""
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(first)) as target:
+        for data in appended:
+            with pikepdf.open(io.BytesIO(data)) as source:
+                for page in source.pages:
+                    target.pages.append(page)
+                    copied = target.pages[-1]
+                    if "/StructParents" in copied.obj:
+                        del copied.obj["/StructParents"]
+        out = io.BytesIO()
+        target.save(out, deterministic_id=True)
+    return out.getvalue()

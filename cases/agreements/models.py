@@ -267,6 +267,7 @@ class AgreementDocument(AuditedModel):
 
     class Kind(models.TextChoices):
         DECISION_MATERIAL = "decision_material", _("Decision material")
+        SIGNED_AGREEMENT = "signed_agreement", _("Signed agreement")
 
     agreement = models.ForeignKey(
         Agreement, on_delete=models.PROTECT, related_name="documents", verbose_name=_("agreement")
@@ -300,6 +301,8 @@ class AgreementDocument(AuditedModel):
     @property
     def filename(self):
         number = self.agreement.case_number.replace(" ", "-").replace("/", "-")
+        if self.kind == self.Kind.SIGNED_AGREEMENT:
+            return f"{number}-undertecknad-{self.revision.round}.pdf"
         return f"{number}-beslutsunderlag-{self.revision.round}.pdf"
 
     @property
@@ -307,6 +310,50 @@ class AgreementDocument(AuditedModel):
         from .documents import short_fingerprint
 
         return short_fingerprint(self.fingerprint)
+
+
+class DocumentProduction(AuditedModel):
+    """The background worker's job of producing a document after a step: the
+    signed agreement once both parties have signed (queued in the last
+    signature's transaction). Its state is on the agreement's page and in the
+    admin; a failure (e.g. no usable certificate) is recorded here with its
+    message, and the job can be run again (manage.py produce_signed_agreements)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="productions", verbose_name=_("agreement")
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=AgreementDocument.Kind.choices)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    document = models.ForeignKey(
+        AgreementDocument,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("document"),
+    )
+    queued_at = models.DateTimeField(_("queued"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    history = audited_history()
+
+    class Meta:
+        verbose_name = _("document production")
+        verbose_name_plural = _("document productions")
+        ordering = ["agreement", "queued_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "kind"], name="one_production_per_agreement_and_kind")
+        ]
+
+    def __str__(self):
+        return f"{self.agreement.case_number} – {self.get_kind_display()} ({self.get_state_display()})"
 
 
 class Attachment(AuditedModel):

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts import audit_reasons as reasons
@@ -43,6 +43,7 @@ from .models import (
     CaseNumberSequence,
     CollaborationArea,
     Decision,
+    DocumentProduction,
     Party,
     PlanPeriod,
     ReviewComment,
@@ -394,6 +395,17 @@ def validate_decision_date(*, agreement, meeting_date):
                 % {"period": period, "start": period.starts_on, "end": period.ends_on}
             }
         )
+    opened_on = timezone.localdate(agreement.created_at) if agreement.created_at else None
+    if opened_on is not None and meeting_date < opened_on:
+        raise ValidationError(
+            {
+                "meeting_date": _(
+                    "The meeting date cannot be before the agreement was opened (%(date)s): a body cannot have "
+                    "decided on it before it existed."
+                )
+                % {"date": opened_on.isoformat()}
+            }
+        )
 
 
 PARTY_DECISION_ACTION = {Party.REGION: Action.DECIDE_REGION, Party.MUNICIPALITY: Action.DECIDE_MUNICIPALITY}
@@ -591,13 +603,136 @@ def signature_record(
             recorded_by=actor,
         )
         signatures = list(agreement.signatures.all())
-        if {s.party for s in signatures} == {Party.REGION, Party.MUNICIPALITY}:
+        both_signed = {s.party for s in signatures} == {Party.REGION, Party.MUNICIPALITY}
+        if both_signed:
             agreement.stage = Stage.IN_FORCE
             agreement.in_force_since = max(s.signed_on for s in signatures)
             agreement.save()  # the first signature changes nothing on the agreement: its history is the signature's
         queue_event(Event.SIGNATURE_RECORDED, agreement, {"signature": signature.pk, "party": signature.party})
         _stage_changed(agreement, Stage.SIGNING)
+    if both_signed:
+        signed_agreement_queue(actor=actor, agreement=agreement)
     return signature
+
+
+# ---------------------------------------------------------------------------
+# The signed agreement (issue #12 item 4): produced by the background worker
+# ---------------------------------------------------------------------------
+
+
+def current_signed_agreement(agreement) -> AgreementDocument | None:
+    """The sealed final PDF of the agreement, once the worker has produced it."""
+    return (
+        AgreementDocument.objects.filter(agreement=agreement, kind=AgreementDocument.Kind.SIGNED_AGREEMENT)
+        .select_related("revision")
+        .order_by("-revision__round")
+        .first()
+    )
+
+
+@transaction.atomic
+def signed_agreement_queue(*, actor, agreement: Agreement) -> DocumentProduction:
+    """Queue the production of the signed agreement, in the caller's transaction
+    (the last signature's): a job row, whose state the agreement's page shows,
+    and the worker's task. Queuing again (a failed job, once the certificate is
+    fixed) resets a failed job; a finished one stays finished."""
+    from .tasks import produce_signed_agreement
+
+    kind = AgreementDocument.Kind.SIGNED_AGREEMENT
+    production = DocumentProduction.objects.select_for_update().filter(agreement=agreement, kind=kind).first()
+    if production is not None and production.state == DocumentProduction.State.DONE:
+        return production
+    with audit_context(actor=actor, reason=reasons.SIGNED_AGREEMENT_QUEUED):
+        if production is None:
+            production = DocumentProduction.objects.create(agreement=agreement, kind=kind)
+        elif production.state == DocumentProduction.State.FAILED:
+            production.state = DocumentProduction.State.QUEUED
+            production.save()
+    produce_signed_agreement.enqueue(agreement.pk)
+    return production
+
+
+def _signed_agreement_pdf(agreement) -> tuple[bytes, AgreementDocument]:
+    """The decided document + its verifikat, PAdES-signed. Reads only; raises
+    pades.SigningUnavailable when the certificate cannot sign."""
+    from . import pades
+    from .documents import merge_pdfs, render_verifikat_pdf
+
+    credentials = pades.load_credentials()  # first: no rendering for a job that cannot finish
+    decided = current_decision_material(agreement)
+    if decided is None:
+        raise StepNotAllowed(_("The agreement has no frozen decision material to seal."))
+    signatures = list(agreement.signatures.select_related("organisation").order_by("signed_at", "recorded_at", "pk"))
+    decisions = list(agreement.decisions.filter(round=agreement.review_round).order_by("meeting_date", "pk"))
+    with decided.file.open("rb") as handle:
+        decided_pdf = handle.read()
+    verifikat = render_verifikat_pdf(agreement=agreement, document=decided, signatures=signatures, decisions=decisions)
+    merged = merge_pdfs(decided_pdf, verifikat)
+    with translation.override("sv"):
+        reason = _("Signed agreement %(case)s, issued by Samverkan") % {"case": agreement.case_number}
+    return pades.sign_pdf(merged, reason=reason, location="Sverige", credentials=credentials), decided
+
+
+def signed_agreement_produce(*, agreement_id: int) -> DocumentProduction:
+    """The worker's part: render the verifikat, merge it after the decided
+    document, seal the file with the region's certificate and store it once (a
+    new AgreementDocument, its SHA-256 in the audit history). A certificate
+    that cannot sign, or any other failure, is recorded on the job (state
+    "failed" and its message, shown on the agreement's page) instead of raised;
+    the job can be queued again (manage.py produce_signed_agreements)."""
+    import logging
+
+    from . import pades
+
+    kind = AgreementDocument.Kind.SIGNED_AGREEMENT
+    production = DocumentProduction.objects.select_related("agreement").get(agreement_id=agreement_id, kind=kind)
+    if production.state == DocumentProduction.State.DONE:
+        return production
+    agreement = production.agreement
+    try:
+        pdf, decided = _signed_agreement_pdf(agreement)
+    except (pades.SigningUnavailable, StepNotAllowed) as error:
+        message = str(error)
+    except Exception as error:  # noqa: BLE001 – recorded on the job for the coordinators, and logged in full
+        logging.getLogger(__name__).exception("The signed agreement of %s could not be produced", agreement)
+        message = _("An unexpected error (%(error)s); see the worker's log.") % {"error": type(error).__name__}
+    else:
+        return _signed_agreement_store(production_pk=production.pk, pdf=pdf, decided=decided)
+    with transaction.atomic(), audit_context(reason=reasons.signed_agreement_failed(error=message)):
+        production = DocumentProduction.objects.select_for_update().get(pk=production.pk)
+        if production.state != DocumentProduction.State.DONE:
+            production.state = DocumentProduction.State.FAILED
+            production.error = message
+            production.attempts += 1
+            production.finished_at = timezone.now()
+            production.save()
+    return production
+
+
+@transaction.atomic
+def _signed_agreement_store(*, production_pk, pdf: bytes, decided: AgreementDocument) -> DocumentProduction:
+    production = DocumentProduction.objects.select_for_update().select_related("agreement").get(pk=production_pk)
+    if production.state == DocumentProduction.State.DONE:  # another worker finished first
+        return production
+    digest = hashlib.sha256(pdf).hexdigest()
+    with audit_context(reason=reasons.signed_agreement_produced(round=decided.revision.round, sha256=digest)):
+        document = AgreementDocument(
+            agreement=production.agreement,
+            revision=decided.revision,
+            kind=AgreementDocument.Kind.SIGNED_AGREEMENT,
+            size=len(pdf),
+            sha256=digest,
+            fingerprint=decided.fingerprint,
+        )
+        document.file.save(document.filename, ContentFile(pdf), save=False)
+        document.save()
+        production.state = DocumentProduction.State.DONE
+        production.document = document
+        production.error = ""
+        production.attempts += 1
+        production.finished_at = timezone.now()
+        production.save()
+    return production
 
 
 @transaction.atomic

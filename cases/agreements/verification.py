@@ -6,7 +6,14 @@ is stored once with its hash (``AgreementDocument.sha256``, also in the audit
 history), so a file whose hash is on record is, byte for byte, the one issued;
 any other file (changed by one byte, or never issued) is not. Files that are
 not a PDF, are cut short or are too large get their own plain answer; nothing
-is written either way."""
+is written either way.
+
+The signed agreement carries, besides, the region's PAdES signature: for it
+the verdict also says what pyHanko's validator finds (intact, valid, made with
+the configured certificate, covering the whole file). A file whose hash is not
+on record but which carries a signature is named "altered" when that
+signature no longer holds (the signed bytes changed) or does not cover the
+whole file (something added after it)."""
 
 import hashlib
 from dataclasses import dataclass
@@ -22,6 +29,10 @@ TAIL_BYTES = 1024
 
 MESSAGES = {
     "issued": _("This PDF was issued by the system and is unchanged since."),
+    "altered": _(
+        "This PDF carries a signature, but it has been changed since it was signed: its SHA-256 matches no "
+        "document on record and its signature no longer covers it unchanged."
+    ),
     "unknown": _(
         "This PDF is not one the system issued, or it has been changed since: "
         "its SHA-256 matches no document on record."
@@ -40,6 +51,16 @@ class Verdict:
     sha256: str = ""
     size: int = 0
     document: AgreementDocument | None = None
+    signature: object = None  # pades.SignatureCheck for a PDF that carries a signature
+
+    @property
+    def signature_text(self):
+        return str(signature_line(self.signature)) if self.signature is not None else ""
+
+    @property
+    def sealed(self):
+        """A signed agreement whose PAdES signature is intact, valid and the region's."""
+        return self.signature is not None and self.signature.ok
 
     @property
     def ok(self):
@@ -53,7 +74,7 @@ class Verdict:
 def verify_pdf(fileobj, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Verdict:
     """Read ``fileobj`` (binary, from its current position) in chunks, at most
     ``max_bytes`` + 1 of them, and say what it is."""
-    digest, size, head, tail = hashlib.sha256(), 0, b"", b""
+    digest, size, head, tail, data = hashlib.sha256(), 0, b"", b"", bytearray()
     while True:
         chunk = fileobj.read(READ_CHUNK)
         if not chunk:
@@ -65,6 +86,7 @@ def verify_pdf(fileobj, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Verdict:
             head = (head + chunk)[:8]
         tail = (tail + chunk)[-TAIL_BYTES:]
         digest.update(chunk)
+        data += chunk
     if size == 0:
         return Verdict("empty")
     if not head.startswith(b"%PDF-"):
@@ -75,4 +97,30 @@ def verify_pdf(fileobj, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Verdict:
     document = (
         AgreementDocument.objects.select_related("agreement__municipality", "revision").filter(sha256=sha256).first()
     )
-    return Verdict("issued" if document else "unknown", sha256=sha256, size=size, document=document)
+    signature = None
+    if document is None or document.kind == AgreementDocument.Kind.SIGNED_AGREEMENT:
+        from .pades import validate_pdf
+
+        check = validate_pdf(bytes(data))
+        signature = check if check.present else None
+    if document is None:
+        kind = "altered" if signature is not None and not signature.ok else "unknown"
+        return Verdict(kind, sha256=sha256, size=size, signature=signature)
+    return Verdict("issued", sha256=sha256, size=size, document=document, signature=signature)
+
+
+def signature_line(check) -> str:
+    """One sentence on a PDF's PAdES signature (pades.SignatureCheck)."""
+    if check.ok:
+        return _("PAdES signature: intact and valid, made with the region's certificate (%(signer)s).") % {
+            "signer": check.signer
+        }
+    if not check.intact:
+        return _("PAdES signature: NOT intact – the signed content has been changed (altered).")
+    if not check.valid:
+        return _("PAdES signature: NOT valid – the signature does not match the certificate (altered).")
+    if not check.whole_file:
+        return _("PAdES signature: intact, but content has been added after it (altered).")
+    return _("PAdES signature: intact, but not made with the region's configured certificate (%(signer)s).") % {
+        "signer": check.signer
+    }

@@ -190,6 +190,26 @@ ENROLMENT_CODE_HOURS = env.int("ENROLMENT_CODE_HOURS", default=72)
 # one-time code with an authenticator app); a confirmation counts for this long.
 SIGNING_REAUTH_MINUTES = env.int("SIGNING_REAUTH_MINUTES", default=5)
 
+# The region's certificate for the PAdES signature on the signed agreement
+# (cases/agreements/pades.py; README › Settings, › Documents and signatures).
+# Either a PKCS#12 file and its password, or a PEM certificate and a PEM key
+# (with the key's password, if it has one). SAMVERKAN_SIGNING_REQUIRED: a
+# missing or unusable certificate is an error of `manage.py check` (default in
+# production) rather than a warning.
+SIGNING_PKCS12 = env.str("SAMVERKAN_SIGNING_PKCS12", default="")
+SIGNING_PKCS12_PASSWORD = env.str("SAMVERKAN_SIGNING_PKCS12_PASSWORD", default="")
+SIGNING_CERT = env.str("SAMVERKAN_SIGNING_CERT", default="")
+SIGNING_KEY = env.str("SAMVERKAN_SIGNING_KEY", default="")
+SIGNING_KEY_PASSWORD = env.str("SAMVERKAN_SIGNING_KEY_PASSWORD", default="")
+SIGNING_REQUIRED = env.bool("SAMVERKAN_SIGNING_REQUIRED", default=False)
+# The signing providers enabled (cases/agreements/signing_providers.py):
+# "in_system" (the signatory, with renewed sign-in) and "paper" (a coordinator
+# registers a paper signature with its scan).
+SIGNING_PROVIDERS = env.list("SAMVERKAN_SIGNING_PROVIDERS", default=["in_system", "paper"])
+# Where `manage.py create_demo_signing_certificate` writes the demo's
+# self-signed certificate (git-ignored); the local settings point at it.
+DEMO_SIGNING_DIR = BASE_DIR / "demo-signing"
+
 # Sign-in through the organisations' own identity providers (OpenID Connect).
 # OIDC_PROVIDERS: comma-separated keys, e.g. "dalarna,falun"; each key's
 # settings in OIDC_<KEY>_ISSUER, _CLIENT_ID, _CLIENT_SECRET, _DOMAINS (e-mail

@@ -1,7 +1,7 @@
 """The zero-setup demo (`make run`): SQLite unless DATABASE_URL is set."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, INSTALLED_APPS, env
+from .base import BASE_DIR, DEMO_SIGNING_DIR, INSTALLED_APPS, SIGNING_PKCS12, env
 
 DEBUG = True
 # The demo: webhooks to a receiver on this machine over plain http.
@@ -27,3 +27,10 @@ SAMVERKAN_REQUIRE_2FA_ROLES = []
 # The load generator's command (manage.py generate_load_data): a tool beside
 # the benchmark, never installed in production.
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.loadtest"]
+
+# The demo signs the final agreements with the self-signed demo certificate
+# that `make run` creates (manage.py create_demo_signing_certificate), unless a
+# certificate is configured.
+if not SIGNING_PKCS12:
+    SIGNING_CERT = env.str("SAMVERKAN_SIGNING_CERT", default=str(DEMO_SIGNING_DIR / "certificate.pem"))
+    SIGNING_KEY = env.str("SAMVERKAN_SIGNING_KEY", default=str(DEMO_SIGNING_DIR / "private-key.pem"))

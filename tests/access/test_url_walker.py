@@ -244,12 +244,39 @@ def world(coordinator, mora_head, falun_head):
         "falun": falun,
         "attachment": Attachment.objects.get(agreement=mora),
         # The decision material frozen as Mora's agreement entered approval.
-        "document": AgreementDocument.objects.get(agreement=mora),
+        "document": AgreementDocument.objects.get(agreement=mora, kind=AgreementDocument.Kind.DECISION_MATERIAL),
+        # A signed agreement (#12 item 4) of Mora's, served by the same URL: as scoped as the decision material.
+        "signed_document": signed_document_of(mora, coordinator),
         "meeting": meeting,
         "action_point": action_point,
         "tasks": list(tasks),
         "falun_task": Task.objects.get(process__agreementprocess__agreement=falun, flow_task=AgreementFlow.review),
     }
+
+
+def signed_document_of(agreement, actor):
+    """A stored signed-agreement document for ``agreement`` (its bytes need not be a
+    sealed PDF here: the walker asks who may download it, tests/documents what it is)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from accounts.history import audit_context
+
+    decided = AgreementDocument.objects.get(agreement=agreement, kind=AgreementDocument.Kind.DECISION_MATERIAL)
+    data = b"%PDF-1.7\n% walker's signed agreement\n%%EOF\n"
+    with audit_context(actor=actor, reason="test: the URL walker's signed agreement"):
+        document = AgreementDocument(
+            agreement=agreement,
+            revision=decided.revision,
+            kind=AgreementDocument.Kind.SIGNED_AGREEMENT,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            fingerprint=decided.fingerprint,
+        )
+        document.file.save(document.filename, ContentFile(data), save=False)
+        document.save()
+    return document
 
 
 def urls_for(name, route, world):
@@ -305,7 +332,7 @@ def urls_for(name, route, world):
     if name == "accounts:invitation":
         return [reverse(name, args=["no-such-invitation"])]
     if name == "workflows:document":
-        return [reverse(name, args=[world["document"].pk])]
+        return [reverse(name, args=[world["document"].pk]), reverse(name, args=[world["signed_document"].pk])]
     if name == "accounts:enrolment_link":
         return [reverse(name, args=["no-such-link"])]
     if name in ("accounts:oidc_login", "accounts:oidc_callback"):

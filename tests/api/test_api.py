@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from accounts import audit_reasons as reasons
 from accounts.models import Role
@@ -266,11 +266,11 @@ def test_recording_a_decision_as_the_decision_step_does(two, falun_token, coordi
     from cases.models import Decision
 
     mora, falun = two["mora"], two["falun"]  # Mora awaits its decisions; Falun is in review
-    period_start = mora.plan_period.starts_on.isoformat()
+    opened_on = timezone.localdate(mora.created_at).isoformat()  # a decision cannot predate the agreement
     body = {
         "party": "region",
         "body": "Kultur- och bildningsnämnden",
-        "meeting_date": period_start,
+        "meeting_date": opened_on,
         "paragraph": "§ 12",
         "outcome": "approved",
     }

@@ -58,9 +58,13 @@ def test_decision_bad_input_shows_errors_next_to_fields_and_saves_nothing(client
     url = step_url(open_task(agreement, "region_decision"))
     login(client, coordinator)
     tomorrow = (timezone.localdate() + datetime.timedelta(days=1)).isoformat()
+    # Inside the plan period, but before the agreement was opened (#12: dates that cannot be true).
+    before_opened = (timezone.localdate(agreement.created_at) - datetime.timedelta(days=1)).isoformat()
+    assert agreement.plan_period.contains(datetime.date.fromisoformat(before_opened))
     cases = [
         ({"body": ""}, "body", "Detta fält måste fyllas i"),
         ({"meeting_date": tomorrow}, "meeting_date", "kan inte ligga i framtiden"),
+        ({"meeting_date": before_opened}, "meeting_date", "före den dag överenskommelsen öppnades"),
         ({"meeting_date": "2020-05-05"}, "meeting_date", "inom planperioden"),
         ({"meeting_date": "2026-02-30"}, "meeting_date", "giltigt datum"),
         ({"paragraph": "paragraf fyrtiofem"}, "paragraph", "§ 45"),

@@ -21,13 +21,13 @@ from accounts.permissions import (
     can_do_anywhere,
     can_record_paper_signature,
     can_view_agreement,
-    signatories_of,
     start_page,
     visible_municipality_ids,
     who_can,
 )
 from cases.agreements import selectors as case_selectors
 from cases.agreements import services as case_services
+from cases.agreements import signing_providers
 from cases.agreements.documents import render_follow_up_pdf
 from cases.agreements.forms import (
     AgreementFilterForm,
@@ -42,7 +42,7 @@ from cases.agreements.verification import verify_pdf
 from cases.exceptions import StepNotAllowed
 from cases.forms import apply_errors
 from cases.meetings.selectors import dialogue_for_agreement
-from cases.models import FollowUpEntry
+from cases.models import AgreementDocument, FollowUpEntry
 from cases.workdays import day_off_reason
 from storage.downloads import verified_file_response
 
@@ -146,12 +146,19 @@ def agreement_detail(request, pk):
             "attachment_form": AttachmentForm(),
             "due_form": DueDateForm(),
             "dialogue": dialogue_for_agreement(request.user, agreement),
+            # Only once both have signed: no query for the agreements still on their way.
+            "signed_production": agreement.productions.filter(kind=AgreementDocument.Kind.SIGNED_AGREEMENT)
+            .select_related("document")
+            .first()
+            if agreement.signatures.all() and len(agreement.signatures.all()) == 2
+            else None,
             # The signing steps a coordinator may take as a registered paper signature.
             "paper_signable": [
                 task.flow_task.name.removeprefix("sign_")
                 for task in open_steps
                 if task.flow_task.name.startswith("sign_")
                 and can_record_paper_signature(request.user, agreement.municipality)
+                and signing_providers.provider("paper") is not None
             ],
         },
     )
@@ -207,7 +214,8 @@ def paper_signature(request, pk, party):
     from ..runner import open_task, run_step
 
     agreement = case_selectors.agreement_for(request.user, pk)
-    if party not in Party.values:
+    provider = signing_providers.provider("paper")
+    if party not in Party.values or provider is None:
         raise Http404
     party = Party(party)
     if not can_record_paper_signature(request.user, agreement.municipality):
@@ -217,16 +225,17 @@ def paper_signature(request, pk, party):
         open_task(agreement, step_name)
     except Task.DoesNotExist:
         return conflict(request, agreement, _("This party's signing step is not open."))
-    sign_action = case_services.PARTY_SIGN_ACTION[party]
     document = case_services.current_decision_material(agreement)
+    shown = provider.begin(request=request, agreement=agreement, party=party)
     form = PaperSignatureForm(
         request.POST or None,
         request.FILES or None,
-        signatories=signatories_of(agreement.municipality, sign_action),
+        signatories=shown["signatories"],
         initial={"document_sha256": document.sha256 if document else ""},
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        proof = provider.complete(request=request, agreement=agreement, party=party, data=data)
         try:
             run_step(
                 agreement=agreement,
@@ -236,9 +245,9 @@ def paper_signature(request, pk, party):
                     actor=request.user,
                     agreement=agreement,
                     party=party,
-                    auth_method="paper",
-                    signatory=data["signatory"],
-                    signed_copy_file=data["signed_copy"],
+                    auth_method=proof.method,
+                    signatory=proof.signatory,
+                    signed_copy_file=proof.signed_copy_file,
                     document_sha256=data.get("document_sha256") or "",
                 ),
             )

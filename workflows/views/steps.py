@@ -7,14 +7,14 @@ everything back."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
-from accounts import reauth
 from accounts.permissions import acting_for
-from cases.agreements import services
+from cases.agreements import services, signing_providers
 from cases.agreements.forms import AreaFormSet, DecisionForm, DraftForm, ReviewForm, SignForm
 from cases.follow_ups import services as follow_up_services
 from cases.follow_ups.forms import FollowUpReportForm, FollowUpReviewForm
@@ -221,24 +221,34 @@ class SignStepView(StepView):
     def get_initial(self):
         return {"document_sha256": self.document.sha256 if self.document else ""}
 
+    @property
+    def provider(self):
+        """The in-system signing provider (cases.agreements.signing_providers); 404 when disabled."""
+        provider = signing_providers.provider("in_system")
+        if provider is None:
+            raise Http404
+        return provider
+
+    def prove(self, secret):
+        self.proof = self.provider.complete(
+            request=self.request, agreement=self.agreement, party=self.party, data={"secret": secret}
+        )
+        return self.proof.method
+
     def get_form_kwargs(self):
-        return {
-            **super().get_form_kwargs(),
-            "reauth": lambda secret: reauth.reauthenticate(self.request, secret),
-            "uses_code": reauth.uses_code(self.request.user),
-        }
+        shown = self.provider.begin(request=self.request, agreement=self.agreement, party=self.party)
+        return {**super().get_form_kwargs(), "reauth": self.prove, "uses_code": shown["uses_code"]}
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            document=self.document, reauth_fresh=reauth.fresh_method(self.request) is not None, **kwargs
-        )
+        shown = self.provider.begin(request=self.request, agreement=self.agreement, party=self.party)
+        return super().get_context_data(document=self.document, reauth_fresh=shown["reauth_fresh"], **kwargs)
 
     def perform(self, form):
         services.signature_record(
             actor=self.request.user,
             agreement=self.agreement,
             party=self.party,
-            auth_method=form.auth_method,
+            auth_method=self.proof.method,
             document_sha256=form.cleaned_data.get("document_sha256") or "",
         )
         self.done_message = _("You have signed the agreement.")

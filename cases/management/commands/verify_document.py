@@ -6,7 +6,7 @@ cut short, too large), 2 when FILE cannot be read. Writes nothing."""
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
-from cases.agreements.verification import verify_pdf
+from cases.agreements.verification import signature_line, verify_pdf
 
 
 class Command(BaseCommand):
@@ -32,6 +32,8 @@ class Command(BaseCommand):
                     f"({document.agreement.municipality.name}), omgång {document.revision.round}, "
                     f"utfärdat {document.created_at:%Y-%m-%d %H:%M}"
                 )
+            if verdict.signature is not None:
+                lines.append(str(signature_line(verdict.signature)))
         self.stdout.write("\n".join(lines))
         if not verdict.ok:
             raise SystemExit(1)

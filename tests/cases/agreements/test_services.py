@@ -288,7 +288,7 @@ def test_readers_may_not_attach(auditor):
 def decide(agreement, actor, party, outcome=APPROVED, **changes):
     values = {
         "body": "Kultur- och bildningsnämnden",
-        "meeting_date": TODAY - datetime.timedelta(days=1),
+        "meeting_date": TODAY,  # not before the agreement was opened (today)
         "paragraph": "45",
         "outcome": outcome,
     }
@@ -398,7 +398,12 @@ def test_both_signatures_put_the_agreement_in_force_from_the_later_one(coordinat
     agreement = fresh(agreement)
     assert (agreement.stage, agreement.in_force_since) == (Stage.IN_FORCE, TODAY - datetime.timedelta(days=1))
     why = reasons.signature_recorded(party=Party.REGION)
-    assert written == rows(("agreement", "~", coordinator, why), ("signature", "+", coordinator, why))
+    # The last signature also queues the signed agreement's production (the worker seals it; #12 item 4).
+    assert written == rows(
+        ("agreement", "~", coordinator, why),
+        ("documentproduction", "+", coordinator, reasons.SIGNED_AGREEMENT_QUEUED),
+        ("signature", "+", coordinator, why),
+    )
 
 
 def test_a_signature_cannot_be_dated_before_both_decisions(coordinator):
