@@ -8,7 +8,6 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", views.RedocView.as_view(url_name="api:schema"), name="redoc"),
     path("organisations/", views.OrganisationList.as_view(), name="organisations"),
     path("plan-periods/", views.PlanPeriodList.as_view(), name="plan_periods"),
     path("plan-periods/<int:pk>/", views.PlanPeriodDetail.as_view(), name="plan_period"),

@@ -5,16 +5,12 @@ same person sees and may do on the pages. Views are thin."""
 
 import base64
 
-from csp.constants import NONCE
-from csp.decorators import csp_update
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import FileResponse
 from django.utils import translation
-from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from drf_spectacular.views import SpectacularRedocView
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -67,16 +63,6 @@ class ApiMixin:
         serializer = serializer_class(data=self.request.query_params.dict())
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
-
-
-@method_decorator(csp_update({"style-src": [NONCE]}), name="dispatch")
-class RedocView(SpectacularRedocView):
-    """Redoc under the Content-Security-Policy: Redoc writes its styles into
-    <style> elements as it renders (styled-components), which style-src 'self'
-    blocks. This page's policy adds a nonce to style-src (django-csp makes one
-    per response), templates/drf_spectacular/redoc.html hands it to Redoc
-    (its ``nonce`` option) and Redoc puts it on every <style> it writes. No
-    'unsafe-inline', no inline script; every other page keeps the strict policy."""
 
 
 class Keyset(CursorPagination):

@@ -12,7 +12,6 @@
 API_POLICY = {
     "api:schema": "docs",
     "api:docs": "docs",
-    "api:redoc": "docs",
     "api:organisations": "global",
     "api:plan_periods": "global",
     "api:plan_period": "global",
