@@ -142,6 +142,18 @@ def table_maxima(cursor, tables=None):
     return {tables[i].name: value for i, value in cursor.fetchall()}
 
 
+def _stored_columns(cursor, table):
+    """The table's columns that take a value, in order: not the generated ones
+    (the search documents of cases/0013, which PostgreSQL computes and COPY
+    may not be given)."""
+    cursor.execute(
+        "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+        " AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+        [_q(table)],
+    )
+    return [name for (name,) in cursor.fetchall()]
+
+
 def _q(name):
     return '"' + name.replace('"', '""') + '"'
 
@@ -387,8 +399,9 @@ def capture(cursor, before):
     captured = {}
     for table in all_tables():
         if after[table.name] > before[table.name]:
+            columns = ", ".join(_q(c) for c in _stored_columns(cursor, table.name))
             cursor.execute(
-                f"SELECT * FROM {_q(table.name)} WHERE {_q(table.pk)} > %s ORDER BY {_q(table.pk)}",  # noqa: S608
+                f"SELECT {columns} FROM {_q(table.name)} WHERE {_q(table.pk)} > %s ORDER BY {_q(table.pk)}",  # noqa: S608
                 [before[table.name]],
             )
             captured[table.name] = ([c.name for c in cursor.description], cursor.fetchall())

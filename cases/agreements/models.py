@@ -2,15 +2,12 @@
 its collaboration areas, revisions, attachments, review comments, political
 decisions and signatures."""
 
-from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audited_models import AuditedModel, AuditedQuerySet
 from accounts.history import audited_history
-
-from ..search import vectors
 
 
 class PlanPeriod(AuditedModel):
@@ -174,7 +171,6 @@ class Agreement(AuditedModel):
         ]
         indexes = [
             models.Index(fields=["stage", "plan_period"]),
-            GinIndex(vectors.agreement_document(), name="agreement_search"),
         ]
 
     def __str__(self):
@@ -229,7 +225,6 @@ class CollaborationArea(AuditedModel):
         verbose_name = _("collaboration area")
         verbose_name_plural = _("collaboration areas")
         ordering = ["agreement", "position", "pk"]
-        indexes = [GinIndex(vectors.area_document(), name="area_search")]
 
     def __str__(self):
         return self.title
@@ -422,7 +417,6 @@ class ReviewComment(AuditedModel):
         verbose_name = _("review comment")
         verbose_name_plural = _("review comments")
         ordering = ["agreement", "round", "created_at"]
-        indexes = [GinIndex(vectors.comment_document(), name="review_comment_search")]
 
     def __str__(self):
         return self.text[:60]

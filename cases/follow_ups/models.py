@@ -1,14 +1,11 @@
 """The yearly follow-up (uppföljning) of an agreement in force: one per year,
 with one entry per collaboration area."""
 
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audited_models import AuditedModel
 from accounts.history import audited_history
-
-from ..search import vectors
 
 
 class FollowUp(AuditedModel):
@@ -53,7 +50,6 @@ class FollowUp(AuditedModel):
         verbose_name_plural = _("follow-ups")
         ordering = ["agreement", "year"]
         constraints = [models.UniqueConstraint(fields=["agreement", "year"], name="one_follow_up_per_year")]
-        indexes = [GinIndex(vectors.follow_up_document(), name="follow_up_search")]
 
     def __str__(self):
         return f"{self.agreement.case_number} {self.year}"
@@ -87,7 +83,6 @@ class FollowUpEntry(AuditedModel):
         verbose_name_plural = _("follow-up entries")
         ordering = ["follow_up", "area__position", "area_id"]
         constraints = [models.UniqueConstraint(fields=["follow_up", "area"], name="one_entry_per_area_and_follow_up")]
-        indexes = [GinIndex(vectors.follow_up_entry_document(), name="follow_up_entry_search")]
 
     def __str__(self):
         return f"{self.follow_up} – {self.area}"

@@ -1,13 +1,10 @@
 """The forum Regional kulturdialog: its meetings and the action points they agree."""
 
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audited_models import AuditedModel
 from accounts.history import audited_history
-
-from ..search import vectors
 
 
 class DialogueMeeting(AuditedModel):
@@ -45,7 +42,6 @@ class DialogueMeeting(AuditedModel):
         verbose_name = _("dialogue meeting")
         verbose_name_plural = _("dialogue meetings")
         ordering = ["-held_on", "-pk"]
-        indexes = [GinIndex(vectors.meeting_document(), name="dialogue_meeting_search")]
 
     def __str__(self):
         return f"Regional kulturdialog {self.held_on}, {self.place}"
@@ -91,7 +87,6 @@ class ActionPoint(AuditedModel):
         verbose_name = _("action point")
         verbose_name_plural = _("action points")
         ordering = ["due_on", "pk"]
-        indexes = [GinIndex(vectors.action_point_document(), name="action_point_search")]
 
     def __str__(self):
         return self.description[:60]

@@ -25,3 +25,7 @@ class PostgreSQLRunSQL(_OnPostgreSQLOnly, migrations.RunSQL):
 class PostgreSQLAddIndex(_OnPostgreSQLOnly, migrations.AddIndex):
     """AddIndex (a GIN index on a search vector) on PostgreSQL; elsewhere the
     index is in the migration state only."""
+
+
+class PostgreSQLRemoveIndex(_OnPostgreSQLOnly, migrations.RemoveIndex):
+    """RemoveIndex on PostgreSQL; elsewhere the index leaves the migration state only."""

@@ -3,7 +3,8 @@ municipality), collaboration areas, review comments, follow-ups and their
 entries, dialogue meetings (place, minutes) and action points.
 
 PostgreSQL full-text search with the Swedish stemmer behind unaccent
-(cases/search/vectors.py), each kind answered from its GIN index. Every kind
+(cases/search/vectors.py), each kind answered from its stored document
+(a generated ``search_vector`` column, migration cases/0013) and its GIN index. Every kind
 starts from the domain's own scoped read (``Agreement.objects.for_user``,
 ``visible_meetings``, ``visible_action_points``): this module states no rule
 of who sees what.
@@ -208,13 +209,15 @@ def _matching_municipalities(query):
 def _ranked(kind, user, query, towns):
     """The kind's best RESULTS matches the user may see: (kind, pk, rank).
 
-    The rows that match come from the GIN index (and, for agreements, the index
-    on their municipality); at most CANDIDATES of them are ranked, as ts_rank
-    reads each row's text again: a word found in nearly every row costs no more
-    than one found in a thousand (the best of those are shown, and the page
-    asks for another word when there are more)."""
+    Matching and ranking read the table's stored document (``StoredVector``, a
+    generated column with a GIN index): the rows that match come from that
+    index, or, in a municipal user's scope, from the agreements' index on their
+    municipality with the stored vector checked per row; nothing rebuilds a
+    document from the text. At most CANDIDATES rows are ranked, so a word found
+    in nearly every row costs no more than one found in a thousand (the best of
+    those are shown, and the page asks for another word when there are more)."""
     match = Q(document=query)
-    rank = SearchRank(kind.document(), query)
+    rank = SearchRank(vectors.StoredVector(kind.model), query)
     if kind.key == "agreement" and towns:
         match |= Q(municipality_id__in=towns)
         rank = rank + Case(
@@ -222,7 +225,13 @@ def _ranked(kind, user, query, towns):
             default=Value(0.0),
             output_field=FloatField(),
         )
-    candidates = kind.scoped(user).alias(document=kind.document()).filter(match).order_by().values("pk")[:CANDIDATES]
+    candidates = (
+        kind.scoped(user)
+        .alias(document=vectors.StoredVector(kind.model))
+        .filter(match)
+        .order_by()
+        .values("pk")[:CANDIDATES]
+    )
     return (
         kind.model.objects.filter(pk__in=candidates)
         .annotate(kind_key=Value(kind.key), hit_rank=Cast(rank, FloatField()))

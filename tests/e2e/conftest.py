@@ -55,8 +55,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--lang=sv-SE",  # the browser's own widgets (date fields, file buttons) in Swedish too
 ]
-# The rules of WCAG 2.0 and 2.1, levels A and AA.
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# The rules of WCAG 2.0 and 2.1, levels A and AA, and axe's best practices (landmarks,
+# heading order, content outside a region, ...): a violation of any impact fails (#18).
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 # A Swedish official's browser.
 LOCALE = "sv-SE"
 TIMEOUT_MS = 15_000
@@ -185,17 +186,22 @@ def context_for(browser, live_server):
 
 @pytest.fixture
 def axe_scan():
-    """``axe_scan(page)``: run axe-core on the page for WCAG 2.0/2.1 A and AA,
-    and return its violations (dicts with id, impact, help, nodes, ...)."""
+    """``axe_scan(page, exclude=())``: run axe-core on the page for WCAG 2.0/2.1
+    A and AA and axe's best practices, leaving out the elements that match the
+    CSS selectors in ``exclude``, and return its violations (dicts with id,
+    impact, help, nodes, ...)."""
     if not AXE_JS.is_file():
         _missing(f"axe-core ({AXE_JS.relative_to(ROOT)})", "make js-deps")
 
-    def scan(page):
+    def scan(page, exclude=()):
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             page.add_script_tag(path=str(AXE_JS))
         result = page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
-            WCAG_TAGS,
+            """([tags, exclude]) => axe.run(
+                {include: [document], exclude: exclude.map(selector => [selector])},
+                {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']},
+            )""",
+            [WCAG_TAGS, list(exclude)],
         )
         return result["violations"]
 

@@ -1,11 +1,6 @@
 """Helpers for the e2e tests' assertions."""
 
 
-def serious(violations):
-    """The violations whose impact is serious or critical."""
-    return [v for v in violations if v["impact"] in ("serious", "critical")]
-
-
 def describe(violations):
     """Readable lines for an assertion message: rule, impact, what, where."""
     lines = []

@@ -4,6 +4,8 @@ Swedish stemmer without accents, ranking, scoping, escaping and bad input."""
 import re
 
 import pytest
+from django.db.models import F, TextField
+from django.db.models.functions import Cast
 from django.urls import reverse
 
 from cases.models import ReviewComment
@@ -164,3 +166,26 @@ def test_the_queries_do_not_grow_with_the_hits(client, coordinator, django_asser
     with django_assert_max_num_queries(12):
         body, found = hits(client, "teater")
     assert len(found) == 50
+
+
+def test_the_stored_documents_are_the_documents_of_vectors_py(coordinator):
+    """Migration cases/0013 spells each table's document out in SQL (a generated
+    column): it must stay exactly the expression of cases/search/vectors.py, on
+    rows written and then changed."""
+    from cases.search import selectors, vectors
+
+    found = area(title="Läsfrämjande", goal="Fler barn läser i Rättvik.", contacts="Åsa Öberg")
+    FollowUpFactory(agreement=found.agreement, review_comment="Godkänd av samordnaren.")
+    ActionPointFactory(description="Bjud in biblioteken", owner_name="Lars")
+    DialogueMeetingFactory(place="Dalarnas museum", minutes="Kulturskolan diskuterades.")
+    ReviewComment.objects.create(agreement=found.agreement, round=1, text="Förtydliga målet.", author=coordinator)
+    found.goal = "Fler barn och unga läser."
+    found.save()
+    for kind in selectors.KINDS:
+        rows = kind.model.objects.all()
+        assert rows.exists(), kind.key
+        differing = rows.alias(
+            stored=Cast(vectors.StoredVector(kind.model), TextField()),
+            expected=Cast(kind.document(), TextField()),
+        ).exclude(stored=F("expected"))
+        assert list(differing.values_list("pk", flat=True)) == [], kind.key

@@ -119,7 +119,7 @@ def log_rows(rows, *, empty):
             who += f'<br><span class="muted">{esc(row.ip)}</span>'
         lines.append(
             f'<tr>\n      <td><time datetime="{out.day(row.history_date, "c")}">'
-            f'{out.day(row.history_date, "j F Y H:i:s")}</time></td>\n'
+            f"{out.day(row.history_date, 'j F Y H:i:s')}</time></td>\n"
             f"      <td>{esc(row.kind_label)}: {esc(row.event_label)}{step}</td>\n"
             f"      <td>{agreement}</td>\n      <td>{who}</td>\n"
             f"      <td>{esc(row.why) if row.why else '–'}</td>\n"
