@@ -10,10 +10,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.history import audit_context
+from accounts.models import Role
 from cases.models import AgreementDocument, Attachment, Stage
 from storage.models import FileIntegrityEvent
 from tests.api.conftest import token_client
 from tests.factories import agreement_in_stage
+from tests.perf.test_api_query_budgets import token_client as role_token_client
+from tests.perf.test_query_budgets import assert_same_budget
 from tests.storage.conftest import damage_chunk, pdf_bytes
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +191,53 @@ def test_signatures_are_read_with_how_the_system_knows_who_signed(two, falun_tok
     documents = {d["sha256"] for d in token_client(auditor_token.key).get(f"{AGREEMENTS}{mora.pk}/documents/").json()}
     assert {s["document_sha256"] for s in signatures if s["document_sha256"]} <= documents
     assert token_client(falun_token.key).get(f"{AGREEMENTS}{mora.pk}/").status_code == 404
+
+
+# The query budget (tests/perf/test_query_budgets.py's helper). Here rather than in tests/perf,
+# whose package-wide load reference adds municipalities of the same names as Dalarna's.
+def test_documents_of_an_agreement_as_a_municipal_token(django_assert_max_num_queries):
+    """One frozen document, then fifty (a round's decision material each, and
+    they are never rewritten): the same queries."""
+    from accounts.history import audit_context
+    from cases.models import AgreementDocument, AgreementRevision, Stage
+    from tests.factories import agreement_in_stage
+
+    agreement = agreement_in_stage(Stage.APPROVAL, "Falun")
+    frozen = AgreementDocument.objects.get(agreement=agreement)
+    client = role_token_client(Role.OFFICIAL, agreement.municipality)
+
+    def grow():
+        with audit_context(actor=frozen.created_by, reason="Mätning"):
+            for round_ in range(2, 51):
+                revision = AgreementRevision.objects.create(
+                    agreement=agreement,
+                    round=round_,
+                    title=agreement.title,
+                    content=frozen.revision.content,
+                    created_by=frozen.created_by,
+                )
+                AgreementDocument.objects.create(
+                    agreement=agreement,
+                    revision=revision,
+                    kind=frozen.kind,
+                    file=frozen.file.name,
+                    size=frozen.size,
+                    sha256=frozen.sha256,
+                    fingerprint=frozen.fingerprint,
+                    created_by=frozen.created_by,
+                )
+
+    def expect(one, many):
+        import json
+
+        assert len(json.loads(one)) == 1
+        assert [row["round"] for row in json.loads(many)] == list(range(1, 51))
+
+    assert_same_budget(
+        client,
+        f"/api/v1/agreements/{agreement.pk}/documents/",
+        grow,
+        expect=expect,
+        django_assert_max_num_queries=django_assert_max_num_queries,
+        rows_as_values=False,  # DRF serializers read instances; the queries are what is fixed here
+    )

@@ -57,6 +57,7 @@ def test_agreements_as_a_coordinator_token(load, django_assert_max_num_queries):
         grow,
         expect=expect_rows(1, 50),
         django_assert_max_num_queries=django_assert_max_num_queries,
+        rows_as_values=False,  # DRF serializers read instances; the queries are what is fixed here
     )
 
 
@@ -70,6 +71,7 @@ def test_agreements_of_a_cultural_head_with_a_session(client, load, django_asser
         lambda: load.agreements("withdrawn_approval", 49, municipality=municipality),
         expect=expect_rows(1, 50),
         django_assert_max_num_queries=django_assert_max_num_queries,
+        rows_as_values=False,  # DRF serializers read instances; the queries are what is fixed here
     )
 
 
@@ -83,6 +85,7 @@ def test_agreements_of_a_municipal_token_filtered(load, django_assert_max_num_qu
         f"/api/v1/agreements/?plan_period={period}&changed_since=2000-01-01T00:00:00Z",
         lambda: load.agreements("withdrawn_review", 49, municipality=municipality),
         django_assert_max_num_queries=django_assert_max_num_queries,
+        rows_as_values=False,  # DRF serializers read instances; the queries are what is fixed here
     )
 
 
@@ -94,6 +97,7 @@ def test_audit_log_as_an_auditor_token(load, django_assert_max_num_queries):
         "/api/v1/audit-log/",
         lambda: load.agreements("in_force", 20),
         django_assert_max_num_queries=django_assert_max_num_queries,
+        rows_as_values=False,  # DRF serializers read instances; the queries are what is fixed here
     )
 
 
@@ -106,51 +110,5 @@ def test_meetings_and_plan_periods(load, django_assert_max_num_queries):
             path,
             lambda: load.agreements("in_force", 5),
             django_assert_max_num_queries=django_assert_max_num_queries,
+            rows_as_values=False,  # DRF serializers read instances; the queries are what is fixed here
         )
-
-
-def test_documents_of_an_agreement_as_a_municipal_token(django_assert_max_num_queries):
-    """One frozen document, then fifty (a round's decision material each, and
-    they are never rewritten): the same queries."""
-    from accounts.history import audit_context
-    from cases.models import AgreementDocument, AgreementRevision, Stage
-    from tests.factories import agreement_in_stage
-
-    agreement = agreement_in_stage(Stage.APPROVAL, "Falun")
-    frozen = AgreementDocument.objects.get(agreement=agreement)
-    client = token_client(Role.OFFICIAL, agreement.municipality)
-
-    def grow():
-        with audit_context(actor=frozen.created_by, reason="Mätning"):
-            for round_ in range(2, 51):
-                revision = AgreementRevision.objects.create(
-                    agreement=agreement,
-                    round=round_,
-                    title=agreement.title,
-                    content=frozen.revision.content,
-                    created_by=frozen.created_by,
-                )
-                AgreementDocument.objects.create(
-                    agreement=agreement,
-                    revision=revision,
-                    kind=frozen.kind,
-                    file=frozen.file.name,
-                    size=frozen.size,
-                    sha256=frozen.sha256,
-                    fingerprint=frozen.fingerprint,
-                    created_by=frozen.created_by,
-                )
-
-    def expect(one, many):
-        import json
-
-        assert len(json.loads(one)) == 1
-        assert [row["round"] for row in json.loads(many)] == list(range(1, 51))
-
-    assert_same_budget(
-        client,
-        f"/api/v1/agreements/{agreement.pk}/documents/",
-        grow,
-        expect=expect,
-        django_assert_max_num_queries=django_assert_max_num_queries,
-    )
