@@ -102,3 +102,18 @@ def test_make_run_path_on_sqlite(tmp_path):
     )
     assert found.returncode == 0, found.stderr
     assert found.stdout.splitlines()[-1] == "['Falun'] 0"  # her own municipality's, never Mora's
+
+    # The audit log on SQLite: each row said in words (cases.audit.describe reads the rows
+    # one by one there, without PostgreSQL's JSON and LATERAL), as the auditor reads it.
+    log = run_manage(
+        "shell",
+        "-c",
+        "from django.test import Client; from accounts.models import User; "
+        "c = Client(HTTP_HOST='127.0.0.1'); c.force_login(User.objects.get(email='revisor@regiondalarna.se')); "
+        "r = c.get('/arbete/granskning/?kind=cases.agreement'); "
+        "print(r.status_code, 'ändrat Skede' in r.content.decode())",  # the stage's change, named
+        env_overrides=env,
+        settings="config.settings.local",
+    )
+    assert log.returncode == 0, log.stderr
+    assert log.stdout.splitlines()[-1] == "200 True"

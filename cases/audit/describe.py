@@ -28,6 +28,8 @@ def _pairs(rows, using):
     if not by_source:
         return {}
     connection = connections[using]
+    if connection.vendor != "postgresql":
+        return _pairs_one_by_one(by_source, connection)
     quote = connection.ops.quote_name
     parts, params = [], []
     for kind, ids in by_source.items():
@@ -81,6 +83,34 @@ def _what(row, current, previous):
     if not changed:
         return _("%(subject)s: saved with its links changed") % {"subject": subject}
     return _("%(subject)s: %(fields)s changed") % {"subject": subject, "fields": ", ".join(changed)}
+
+
+def _pairs_one_by_one(by_source, connection):
+    """What ``_pairs`` reads, without PostgreSQL's JSON and LATERAL: two plain
+    queries a row (the SQLite demo of ``make run``; its log has a few hundred rows)."""
+    quote = connection.ops.quote_name
+    pairs = {}
+    with connection.cursor() as cursor:
+
+        def one(sql, params):
+            cursor.execute(sql, params)
+            found = cursor.fetchone()
+            return None if found is None else dict(zip((c[0] for c in cursor.description), found, strict=True))
+
+        for kind, ids in by_source.items():
+            src = log.source(kind)
+            table, pk = quote(src.table), quote(src.audited._meta.pk.column)
+            for history_id in ids:
+                current = one(f"SELECT * FROM {table} WHERE history_id = %s", [history_id])  # noqa: S608
+                if current is None:
+                    continue
+                previous = one(
+                    f"SELECT * FROM {table} WHERE {pk} = %s AND history_id < %s "  # noqa: S608
+                    "ORDER BY history_id DESC LIMIT 1",
+                    [current[src.audited._meta.pk.column], history_id],
+                )
+                pairs[(kind, history_id)] = (current, previous)
+    return pairs
 
 
 def describe(rows, *, using="default"):
