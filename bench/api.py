@@ -43,7 +43,6 @@ import os
 import platform
 import random
 import sys
-import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -51,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import Server, configure, fmt, percentile  # noqa: E402
+from bench.run import Server, configure, fmt, percentile, run_locust  # noqa: E402
 
 TARGET_P95_MS = 100
 TOKEN_NAME = "Benchmark (bench/api.py)"
@@ -198,8 +197,6 @@ def unloaded(server, points, keys, requests=15, warmup=3):
 
 def loaded(server, points, keys, *, users, seconds, think):
     """Locust, headless, with bench/locustfile.py: every user sends the tokens' headers."""
-    import subprocess
-
     plan = {
         "think": think,
         "pages": [{"key": p.key, "role": p.role, "paths": p.paths} for p in points],
@@ -207,35 +204,7 @@ def loaded(server, points, keys, *, users, seconds, think):
             role: {"Authorization": f"Bearer {key}", "Accept-Encoding": "identity"} for role, key in keys.items()
         },
     }
-    with tempfile.TemporaryDirectory(prefix="samverkan-locust-api-") as folder:
-        plan_file, samples_file = Path(folder) / "plan.json", Path(folder) / "samples.json"
-        plan_file.write_text(json.dumps(plan))
-        command = [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(Path(__file__).resolve().parent / "locustfile.py"),
-            "--headless",
-            "--users",
-            str(users),
-            "--spawn-rate",
-            str(users),
-            "--run-time",
-            f"{seconds}s",
-            "--stop-timeout",
-            "10",
-            "--host",
-            f"http://127.0.0.1:{server.port}",
-            "--only-summary",
-            "--loglevel",
-            "WARNING",
-        ]
-        env = {**os.environ, "BENCH_LOCUST_PLAN": str(plan_file), "BENCH_LOCUST_SAMPLES": str(samples_file)}
-        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
-        if not samples_file.exists():
-            raise RuntimeError(f"Locust did not finish:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        run = json.loads(samples_file.read_text())
+    run = run_locust(server, plan, users=users, seconds=seconds)
     samples, errors = run["samples"], run["errors"]
     total = sum(len(v) for v in samples.values())
     return {

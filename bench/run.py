@@ -387,6 +387,13 @@ def locust(server, pages, who, *, users, seconds, think):
             for n in range(users)
         ],
     }
+    return run_locust(server, plan, users=users, seconds=seconds)
+
+
+def run_locust(server, plan, *, users, seconds):
+    """Locust headless (bench/locustfile.py) against ``server`` with ``plan`` (the
+    pages, how each user signs in, the pause): {"seconds", "samples": {page: [ms]},
+    "errors": {page: n}}. Shared by bench/api.py."""
     with tempfile.TemporaryDirectory(prefix="samverkan-locust-") as folder:
         plan_file, samples_file = Path(folder) / "plan.json", Path(folder) / "samples.json"
         plan_file.write_text(json.dumps(plan))
