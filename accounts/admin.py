@@ -29,6 +29,19 @@ class NoDeleteMixin:
         return actions
 
 
+class AdministratorsOnly(NoDeleteMixin):
+    """Pages of the Django admin only administrators see (integration tokens,
+    webhooks and their deliveries); nothing on them is deleted."""
+
+    def has_module_permission(self, request):
+        from .permissions import can_administer
+
+        return can_administer(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin import AdministratorsOnly
 from accounts.permissions import can_administer
 
 from . import services
@@ -35,7 +36,7 @@ class TokenCreationForm(forms.ModelForm):
 
 
 @admin.register(IntegrationToken)
-class IntegrationTokenAdmin(SimpleHistoryAdmin):
+class IntegrationTokenAdmin(AdministratorsOnly, SimpleHistoryAdmin):
     list_display = ["name", "prefix", "organisation", "role", "expires_at", "last_used", "revoked_at"]
     list_filter = ["role", "organisation"]
     readonly_fields = [
@@ -96,22 +97,8 @@ class IntegrationTokenAdmin(SimpleHistoryAdmin):
             request, ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count) % {"count": count}
         )
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def has_module_permission(self, request):
-        return can_administer(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return can_administer(request.user)
-
     def has_add_permission(self, request):
         return can_administer(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

@@ -7,26 +7,11 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin import AdministratorsOnly
 from accounts.permissions import can_administer
 
 from . import webhooks
 from .models import Webhook, WebhookDelivery
-
-
-class AdministratorsOnly:
-    def has_module_permission(self, request):
-        return can_administer(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return can_administer(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
 
 class WebhookForm(forms.ModelForm):
