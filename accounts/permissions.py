@@ -26,14 +26,15 @@ therefore takes effect at the user's next request. The scopes that lists
 filter by in SQL (``action_scope``) are read from the same grants.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
 
@@ -414,14 +415,23 @@ def who_can(action, municipality):
     """A short, readable answer to "who must act?": the roles that may take
     ``action`` grouped by the organisation they act for, e.g. "Kulturchef
     eller tjänsteperson, Falun"; "Samordnare, Region Dalarna"."""
-    action = Action(action)
+    return "; ".join(
+        f"{names}, {'Region Dalarna' if region_wide else municipality.name}"
+        for region_wide, names in _who_can_roles(Action(action), get_language())
+    )
+
+
+@functools.cache
+def _who_can_roles(action, language):
+    """((region-wide?, "Kulturchef eller tjänsteperson"), …) for ``action`` in
+    ``language``: the same for every municipality, so worked out (and
+    translated) once, not for each of a county page's 290 rows."""
     places = {}
     for role, actions in ROLE_ACTIONS.items():
         if action in actions:
-            where = "Region Dalarna" if role in REGION_WIDE_ROLES else municipality.name
-            places.setdefault(where, []).append(str(ROLE_SHORT[role]))
+            places.setdefault(role in REGION_WIDE_ROLES, []).append(str(ROLE_SHORT[role]))
     parts = []
-    for where, roles in places.items():
+    for region_wide, roles in places.items():
         names = (
             roles[0]
             if len(roles) == 1
@@ -431,8 +441,8 @@ def who_can(action, municipality):
                 "last": roles[-1],
             }
         )
-        parts.append(f"{names[:1].upper()}{names[1:]}, {where}")
-    return "; ".join(parts)
+        parts.append((region_wide, f"{names[:1].upper()}{names[1:]}"))
+    return tuple(parts)
 
 
 def can_hand_over_steps(user, municipality):

@@ -7,4 +7,9 @@ class CasesConfig(AppConfig):
     verbose_name = _("Agreements")
 
     def ready(self):
-        from . import checks  # noqa: F401 – registers the system checks
+        from . import (
+            checks,  # noqa: F401 – registers the system checks
+            lookups,
+        )
+
+        lookups.register()

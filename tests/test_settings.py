@@ -117,3 +117,21 @@ def test_make_run_path_on_sqlite(tmp_path):
     )
     assert log.returncode == 0, log.stderr
     assert log.stdout.splitlines()[-1] == "200 True"
+
+    # The county overview on SQLite: its ids are sent as an IN list there (cases/lookups.py's
+    # ``__any`` is an array only on PostgreSQL): every municipality's row, with its agreement.
+    county = run_manage(
+        "shell",
+        "-c",
+        "import re; from django.test import Client; from accounts.models import User; "
+        "from cases.models import Agreement; "
+        "c = Client(HTTP_HOST='127.0.0.1'); c.force_login(User.objects.get(email='samordnare@regiondalarna.se')); "
+        "html = c.get('/arbete/lanet/').content.decode(); body = html.split('<tbody>')[1]; "
+        "shown = {(int(pk), number) for pk, number in re.findall(r'overenskommelser/([0-9]+)/\">([^<]+)<', body)}; "
+        "print(body.count('<th scope=\"row\">'), len(shown) > 0, "
+        "shown == set(Agreement.objects.filter(pk__in=[pk for pk, _ in shown]).values_list('pk', 'case_number')))",
+        env_overrides=env,
+        settings="config.settings.local",
+    )
+    assert county.returncode == 0, county.stderr
+    assert county.stdout.splitlines()[-1] == "15 True True"

@@ -171,6 +171,11 @@ class Agreement(AuditedModel):
         ]
         indexes = [
             models.Index(fields=["stage", "plan_period"]),
+            # A municipality's latest agreement in a period (the county overview's
+            # row when it has no live one): the first entry, not a sort of them all.
+            models.Index(
+                fields=["municipality", "plan_period", "-created_at", "-id"], name="agreement_latest_per_period"
+            ),
         ]
 
     def __str__(self):

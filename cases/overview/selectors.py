@@ -209,12 +209,13 @@ def county_overview(
         .order_by()
         .values_list("pk", "name", "chosen_id", "kommunkod")
     )
-    # Read by id (the primary key's index). Id 0 is no row's: with no agreement
-    # in the period the queries still run, so their number never varies.
-    by_id = sorted(chosen for _pk, _name, chosen, _code in municipalities if chosen is not None) or [0]
+    # Read by id (the primary key's index), the ids sent as one array (``__any``,
+    # cases/lookups.py): with no agreement in the period the queries still run,
+    # so their number never varies.
+    by_id = sorted(chosen for _pk, _name, chosen, _code in municipalities if chosen is not None)
     chosen = {
         pk: AgreementRef(pk, case_number, stage)
-        for pk, case_number, stage in Agreement.objects.filter(pk__in=by_id)
+        for pk, case_number, stage in Agreement.objects.filter(pk__any=by_id)
         .order_by()
         .values_list("pk", "case_number", "stage")
     }
@@ -222,7 +223,7 @@ def county_overview(
     # Follow-ups by year: the latest, and the latest handed in (whose areas' statuses are shown).
     latest, reported = {}, {}
     for agreement_id, pk, year, status in (
-        FollowUp.objects.filter(agreement__in=by_id)
+        FollowUp.objects.filter(agreement__any=by_id)
         .order_by("agreement_id", "year")
         .values_list("agreement_id", "pk", "year", "status")
     ):
@@ -231,7 +232,7 @@ def county_overview(
             reported[agreement_id] = follow_up
     statuses = {}
     for follow_up_id, area_id, title, progress in (
-        FollowUpEntry.objects.filter(follow_up__in=sorted(f.pk for f in reported.values()) or [0])
+        FollowUpEntry.objects.filter(follow_up__any=sorted(f.pk for f in reported.values()))
         .order_by("follow_up_id", "area__position", "area_id")
         .values_list("follow_up_id", "area_id", "area__title", "progress")
     ):
