@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import connection, models
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from guardian.models import GroupObjectPermission, UserObjectPermission
@@ -153,6 +153,48 @@ def _usable(user):
     return user is not None and user.is_authenticated and user.is_active
 
 
+@functools.cache
+def _grants_sql():
+    """The four kinds of grant of one user (parameter: the user's id, four
+    times) in one statement: model-wide through the user and through their
+    groups, on objects (guardian) through the user and through their groups.
+    Rows: (kind, object pk, content type id, app label, codename). Written
+    once as SQL rather than as a union of four querysets: on every request the
+    ORM spent about 2 ms of CPU compiling the same statement."""
+    from .models import User
+
+    user_groups = User.groups.through._meta.db_table
+    user_permissions = User.user_permissions.through._meta.db_table
+    group_permissions = Group.permissions.through._meta.db_table
+    permission, content_type = Permission._meta.db_table, ContentType._meta.db_table
+    user_objects, group_objects = UserObjectPermission._meta.db_table, GroupObjectPermission._meta.db_table
+    return f"""
+        SELECT 'user', '', 0, ct.app_label, p.codename
+          FROM {permission} p
+          JOIN {user_permissions} up ON up.permission_id = p.id
+          JOIN {content_type} ct ON ct.id = p.content_type_id
+         WHERE up.user_id = %s
+        UNION ALL
+        SELECT 'group', '', 0, ct.app_label, p.codename
+          FROM {permission} p
+          JOIN {group_permissions} gp ON gp.permission_id = p.id
+          JOIN {user_groups} ug ON ug.group_id = gp.group_id
+          JOIN {content_type} ct ON ct.id = p.content_type_id
+         WHERE ug.user_id = %s
+        UNION ALL
+        SELECT 'object', o.object_pk, o.content_type_id, '', p.codename
+          FROM {user_objects} o
+          JOIN {permission} p ON p.id = o.permission_id
+         WHERE o.user_id = %s
+        UNION ALL
+        SELECT 'object', o.object_pk, o.content_type_id, '', p.codename
+          FROM {group_objects} o
+          JOIN {user_groups} ug ON ug.group_id = o.group_id
+          JOIN {permission} p ON p.id = o.permission_id
+         WHERE ug.user_id = %s
+    """  # noqa: S608 - table names from model metadata, the user id a parameter
+
+
 def grants_of(user) -> Grants:
     """The user's grants, read in one query the first time per user object,
     with Django's ModelBackend and guardian's checker primed from it, so that
@@ -165,27 +207,9 @@ def grants_of(user) -> Grants:
     if user.is_superuser:
         grants = Grants(superuser=True)
     else:
-        blank = models.Value("", output_field=models.CharField())
-        zero = models.Value(0, output_field=models.IntegerField())
-
-        def source(name):
-            return models.Value(name, output_field=models.CharField())
-
-        model_fields = ("content_type__app_label", "codename")
-        object_fields = ("object_pk", "content_type_id", blank, "permission__codename")
-        rows = (
-            Permission.objects.filter(user=user)
-            .order_by()
-            .values_list(source("user"), blank, zero, *model_fields)
-            .union(
-                Permission.objects.filter(group__user=user)
-                .order_by()
-                .values_list(source("group"), blank, zero, *model_fields),
-                UserObjectPermission.objects.filter(user=user).values_list(source("object"), *object_fields),
-                GroupObjectPermission.objects.filter(group__user=user).values_list(source("object"), *object_fields),
-                all=True,
-            )
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(_grants_sql(), [user.pk] * 4)
+            rows = cursor.fetchall()
         own, via_groups, on_objects = set(), set(), {}
         for kind, object_pk, content_type_id, app_label, codename in rows:
             if kind == "object":
