@@ -398,9 +398,15 @@ def log_sql(filters: LogFilters, *, after: Cursor | None = None, limit: int | No
     organisation_model = apps.get_model("accounts", "Organisation")
     column = functools.partial(_column, connection)
     order = f"l.{column('history_date')} DESC, l.{column('rank')} DESC, l.{column('history_id')} DESC"
+    rows = " UNION ALL ".join(parts)
+    if limit is not None:
+        # The page's rows first, then their names: joining every branch's
+        # candidates (up to ``limit`` from each of some thirty) before the sort
+        # looked up names for rows that were then thrown away.
+        rows = f"SELECT * FROM ({rows}) l ORDER BY {order} LIMIT {int(limit)}"  # noqa: S608 - names from model metadata
     sql = (
         f"SELECT l.*, u.{quote('email')}, u.{quote('full_name')}, a.{quote('case_number')}, o.{quote('name')} "  # noqa: S608
-        f"FROM ({' UNION ALL '.join(parts)}) l "
+        f"FROM ({rows}) l "
         f"LEFT JOIN {quote(user_model._meta.db_table)} u ON u.{quote('id')} = l.{column('user_id')} "
         f"LEFT JOIN {quote(agreement_model._meta.db_table)} a ON a.{quote('id')} = l.{column('agreement_id')} "
         f"LEFT JOIN {quote(organisation_model._meta.db_table)} o ON o.{quote('id')} = l.{column('municipality_id')} "
