@@ -18,6 +18,7 @@ names, choices their labels, users their names, linked objects their titles.
 """
 
 import datetime
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -211,46 +212,83 @@ def _agreement_branch(src, agreement_id):
     )
 
 
-def _history_rows(agreement_id, using="default"):
-    """{source key: [row dict, ...]} of every history row of the agreement,
-    each list in (history_date, history_id) order. One query."""
+# Stands for the agreement's id while the UNION is compiled (within the range of
+# every id column, so that no lookup is optimised away).
+_ANY_AGREEMENT = 2_087_654_321
+
+
+@functools.cache
+def _history_query(using):
+    """The UNION of every agreement source's rows, compiled once per process and
+    database (#20: compiling a dozen querysets was most of the page's time):
+    (SQL, its parameters, the positions of the agreement's id among them)."""
     connection = connections[using]
     quote = connection.ops.quote_name
     parts, params = [], []
     for index, src in enumerate(log.agreement_sources()):
-        sql, branch_params = _agreement_branch(src, agreement_id).query.sql_with_params()
+        sql, branch_params = _agreement_branch(src, _ANY_AGREEMENT).query.get_compiler(using=using).as_sql()
         parts.append(f"SELECT {quote('log_kind')}, {quote('log_row')} FROM ({sql}) {quote(f't{index}')}")  # noqa: S608
         params.extend(branch_params)
+    slots = tuple(i for i, p in enumerate(params) if type(p) is not bool and isinstance(p, int) and p == _ANY_AGREEMENT)
+    if len(slots) != len(parts):  # every branch filters on the agreement once
+        raise AssertionError(f"the timeline's UNION has {len(slots)} agreement parameters for {len(parts)} branches")
+    return " UNION ALL ".join(parts), tuple(params), slots
+
+
+def _history_rows(agreement_id, using="default"):
+    """{source key: [row dict, ...]} of every history row of the agreement,
+    each list in (history_date, history_id) order. One query."""
+    sql, template, slots = _history_query(using)
     rows = {}
-    if not parts:
+    if not sql:
         return rows
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
+    params = list(template)
+    for slot in slots:
+        params[slot] = type(template[slot])(agreement_id)  # the type Django chose (e.g. psycopg's Int8)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
         for kind, raw in cursor.fetchall():
-            rows.setdefault(kind, []).append(_hydrate(log.source(kind).model, raw))
+            rows.setdefault(kind, []).append(_hydrate(_converters(kind), raw))
     for kind_rows in rows.values():
         kind_rows.sort(key=lambda r: (r["history_date"], r["history_id"]))
     return rows
 
 
-def _hydrate(model, raw):
+def _json_value(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _aware_datetime(f):
+    def convert(value):
+        value = f.to_python(value)
+        return timezone.make_aware(value, datetime.UTC) if timezone.is_naive(value) else value
+
+    return convert
+
+
+@functools.cache
+def _converters(kind):
+    """[(attname, from JSON to Python)] of the columns of a source's history table."""
+    found = []
+    for f in log.source(kind).model._meta.concrete_fields:
+        if isinstance(f, models.JSONField):
+            found.append((f.attname, _json_value))
+        elif isinstance(f, models.DateTimeField):
+            found.append((f.attname, _aware_datetime(f)))
+        else:
+            found.append((f.attname, f.to_python))
+    return tuple(found)
+
+
+def _hydrate(converters, raw):
     """A JSON object of a history row as {attname: Python value}."""
     data = json.loads(raw) if isinstance(raw, str) else raw
     values = {}
-    for f in model._meta.concrete_fields:
-        if f.attname not in data:
+    for attname, convert in converters:
+        if attname not in data:
             continue
-        value = data[f.attname]
-        if value is not None:
-            if isinstance(f, models.JSONField):
-                value = json.loads(value) if isinstance(value, str) else value
-            elif isinstance(f, models.DateTimeField):
-                value = f.to_python(value)
-                if timezone.is_naive(value):
-                    value = timezone.make_aware(value, datetime.UTC)
-            else:
-                value = f.to_python(value)
-        values[f.attname] = value
+        value = data[attname]
+        values[attname] = None if value is None else convert(value)
     return values
 
 
