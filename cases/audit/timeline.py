@@ -30,8 +30,8 @@ from django.db.models.functions import JSONObject
 from django.http import Http404
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import get_language, gettext_lazy, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop
 from viewflow.workflow.models import Task
 
 from accounts.models import Organisation, User
@@ -59,6 +59,7 @@ GROUPS = (
 )
 OTHER = ("other", gettext_lazy("Other"))
 GROUP_OF = {key: group for group, _label, keys in GROUPS for key in keys}
+GROUP_LABELS = {group: label for group, label, _keys in GROUPS}
 
 ACTIONS = {
     "+": gettext_lazy("Created"),
@@ -111,7 +112,7 @@ class Event:
 
     @property
     def group_label(self):
-        return {g: label for g, label, _keys in GROUPS}.get(self.group, OTHER[1])
+        return GROUP_LABELS.get(self.group, OTHER[1])
 
 
 @dataclass
@@ -452,9 +453,15 @@ def _name_of(obj):
 # ---------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _choice_labels(f, language):
+    """{value: label} of a field's choices, translated into ``language`` (the active one)."""
+    return {value: str(label) for value, label in f.flatchoices}
+
+
 def _choice_label(f, value):
-    choices = dict(f.flatchoices)
-    return str(choices.get(value, value))
+    labels = _choice_labels(f, get_language())
+    return labels[value] if value in labels else str(value)
 
 
 def _skipped(f):
@@ -467,11 +474,12 @@ def _skipped(f):
     )
 
 
+@functools.cache
 def _tracked_fields(src):
     """The audited model's fields that the history table records and the
     timeline shows, with their history column."""
     history_columns = {f.attname for f in src.model._meta.concrete_fields}
-    return [f for f in src.audited._meta.concrete_fields if not _skipped(f) and f.attname in history_columns]
+    return tuple(f for f in src.audited._meta.concrete_fields if not _skipped(f) and f.attname in history_columns)
 
 
 def display(f, value, names):
@@ -496,6 +504,11 @@ def display(f, value, names):
 
 def field_label(f):
     """A field's verbose name, translated also when the model gave none."""
+    return _field_label(f, get_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_label(f, language):
     return str(capfirst(_(f.verbose_name) if isinstance(f.verbose_name, str) else f.verbose_name))
 
 
@@ -703,6 +716,7 @@ def build_timeline(agreement: Agreement, using="default") -> Timeline:
     for key, key_rows in rows.items():
         src = log.source(key)
         group = GROUP_OF.get(key, OTHER[0])
+        thing = str(capfirst(src.verbose_name))
         previous_by_object = {}
         for row in key_rows:
             previous = previous_by_object.get(row["id"])
@@ -720,7 +734,7 @@ def build_timeline(agreement: Agreement, using="default") -> Timeline:
                     kind=key,
                     group=group,
                     action=row["history_type"],
-                    subject=f"{capfirst(src.verbose_name)}: {names.get(key, row['id'])}",
+                    subject=f"{thing}: {names.get(key, row['id'])}",
                     actor_id=row.get("history_user_id"),
                     actor=names.get("accounts.user", row.get("history_user_id")),
                     reason=reason,
