@@ -531,8 +531,15 @@ def _changes(src, previous, row, m2m, names):
     non-empty values when ``previous`` is None)."""
     changes = []
     for f in _tracked_fields(src):
-        old = display(f, previous.get(f.attname), names) if previous else ""
-        new = display(f, row.get(f.attname), names)
+        value = row.get(f.attname)
+        if previous:
+            before = previous.get(f.attname)
+            if before == value:  # the same value reads the same
+                continue
+            old = display(f, before, names)
+        else:
+            old = ""
+        new = display(f, value, names)
         if old != new:
             changes.append(_change(field_label(f), old, new))
     for (key, field_name), links in m2m.items():
