@@ -18,7 +18,9 @@ names, choices their labels, users their names, linked objects their titles.
 """
 
 import datetime
+import functools
 import json
+import weakref
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -28,8 +30,8 @@ from django.db.models.functions import JSONObject
 from django.http import Http404
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import get_language, gettext_lazy, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop
 from viewflow.workflow.models import Task
 
 from accounts.models import Organisation, User
@@ -57,6 +59,7 @@ GROUPS = (
 )
 OTHER = ("other", gettext_lazy("Other"))
 GROUP_OF = {key: group for group, _label, keys in GROUPS for key in keys}
+GROUP_LABELS = {group: label for group, label, _keys in GROUPS}
 
 ACTIONS = {
     "+": gettext_lazy("Created"),
@@ -109,7 +112,7 @@ class Event:
 
     @property
     def group_label(self):
-        return {g: label for g, label, _keys in GROUPS}.get(self.group, OTHER[1])
+        return GROUP_LABELS.get(self.group, OTHER[1])
 
 
 @dataclass
@@ -211,47 +214,129 @@ def _agreement_branch(src, agreement_id):
     )
 
 
-def _history_rows(agreement_id, using="default"):
-    """{source key: [row dict, ...]} of every history row of the agreement,
-    each list in (history_date, history_id) order. One query."""
+# Stands for the agreement's id while the UNION is compiled (within the range of
+# every id column, so that no lookup is optimised away).
+_ANY_AGREEMENT = 2_087_654_321
+
+
+def _agreement_slots(params):
+    """Where the stand-in agreement id is among a compiled query's parameters."""
+    return tuple(i for i, p in enumerate(params) if type(p) is not bool and isinstance(p, int) and p == _ANY_AGREEMENT)
+
+
+@functools.cache
+def _history_query(using):
+    """The UNION of every agreement source's rows, compiled once per process and
+    database (#20: compiling a dozen querysets was most of the page's time):
+    (SQL, its parameters, the positions of the agreement's id among them)."""
     connection = connections[using]
     quote = connection.ops.quote_name
     parts, params = [], []
     for index, src in enumerate(log.agreement_sources()):
-        sql, branch_params = _agreement_branch(src, agreement_id).query.sql_with_params()
+        sql, branch_params = _agreement_branch(src, _ANY_AGREEMENT).query.get_compiler(using=using).as_sql()
         parts.append(f"SELECT {quote('log_kind')}, {quote('log_row')} FROM ({sql}) {quote(f't{index}')}")  # noqa: S608
         params.extend(branch_params)
+    slots = _agreement_slots(params)
+    if len(slots) != len(parts):  # every branch filters on the agreement once
+        raise AssertionError(f"the timeline's UNION has {len(slots)} agreement parameters for {len(parts)} branches")
+    sql, params = " UNION ALL ".join(parts), tuple(params)
+    if connection.vendor == "postgresql":
+        # The constants (each table's key, the JSON objects' keys: some 250) written
+        # into the SQL, quoted by psycopg, once: the driver then reads a query with
+        # one parameter per table on each request, not one per column.
+        stand_in = str(_ANY_AGREEMENT)
+        inlined = connection.ops.compose_sql(sql, params).replace("%", "%%")
+        if inlined.count(stand_in) == len(slots):
+            return inlined.replace(stand_in, "%s"), tuple(params[slot] for slot in slots), tuple(range(len(slots)))
+    return sql, params, slots
+
+
+def _history_rows(agreement_id, using="default"):
+    """{source key: [row dict, ...]} of every history row of the agreement,
+    each list in (history_date, history_id) order. One query."""
+    sql, template, slots = _history_query(using)
     rows = {}
-    if not parts:
+    if not sql:
         return rows
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
+    params = list(template)
+    for slot in slots:
+        params[slot] = type(template[slot])(agreement_id)  # the type Django chose (e.g. psycopg's Int8)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
         for kind, raw in cursor.fetchall():
-            rows.setdefault(kind, []).append(_hydrate(log.source(kind).model, raw))
+            rows.setdefault(kind, []).append(_hydrate(_converters(kind), raw))
     for kind_rows in rows.values():
         kind_rows.sort(key=lambda r: (r["history_date"], r["history_id"]))
     return rows
 
 
-def _hydrate(model, raw):
+# Compiled values querysets, per connection object (their converters are bound to it).
+_PREPARED = weakref.WeakKeyDictionary()
+
+
+def _prepared_rows(key, make, agreement_id, using="default"):
+    """The rows (tuples) of the values_list queryset ``make(agreement id)``,
+    compiled once per connection (#20): the SQL with the agreement's id in its
+    parameters, and the converters Django would apply to the values."""
+    connection = connections[using]
+    compiled = _PREPARED.setdefault(connection, {})
+    if key not in compiled:
+        compiler = make(_ANY_AGREEMENT).query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        slots = _agreement_slots(params)
+        converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+        compiled[key] = (compiler, sql, tuple(params), slots, converters)
+    compiler, sql, template, slots, converters = compiled[key]
+    params = list(template)
+    for slot in slots:
+        params[slot] = type(template[slot])(agreement_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return list(compiler.apply_converters(rows, converters)) if converters else rows
+
+
+def _json_value(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _aware_datetime(f):
+    def convert(value):
+        value = f.to_python(value)
+        return timezone.make_aware(value, datetime.UTC) if timezone.is_naive(value) else value
+
+    return convert
+
+
+@functools.cache
+def _converters(kind):
+    """[(attname, from JSON to Python)] of the columns of a source's history table."""
+    found = []
+    for f in log.source(kind).model._meta.concrete_fields:
+        if isinstance(f, models.JSONField):
+            found.append((f.attname, _json_value))
+        elif isinstance(f, models.DateTimeField):
+            found.append((f.attname, _aware_datetime(f)))
+        else:
+            found.append((f.attname, f.to_python))
+    return tuple(found)
+
+
+def _hydrate(converters, raw):
     """A JSON object of a history row as {attname: Python value}."""
     data = json.loads(raw) if isinstance(raw, str) else raw
     values = {}
-    for f in model._meta.concrete_fields:
-        if f.attname not in data:
+    for attname, convert in converters:
+        if attname not in data:
             continue
-        value = data[f.attname]
-        if value is not None:
-            if isinstance(f, models.JSONField):
-                value = json.loads(value) if isinstance(value, str) else value
-            elif isinstance(f, models.DateTimeField):
-                value = f.to_python(value)
-                if timezone.is_naive(value):
-                    value = timezone.make_aware(value, datetime.UTC)
-            else:
-                value = f.to_python(value)
-        values[f.attname] = value
+        value = data[attname]
+        values[attname] = None if value is None else convert(value)
     return values
+
+
+# The column that names a linked object of a many-to-many history table (its
+# model's __str__), read with the links; other models are read as instances.
+M2M_NAME_COLUMNS = {"cases.planpriority": "title"}
 
 
 def _m2m_rows(agreement_id, using="default"):
@@ -262,15 +347,29 @@ def _m2m_rows(agreement_id, using="default"):
     for src in log.agreement_sources():
         for m2m_field, m2m_model, target in log.m2m_history(src.model):
             links = {}
-            queryset = (
-                m2m_model._default_manager.using(using)
-                .filter(**{f"history__{src.agreement_path}": agreement_id})
-                .select_related(target.name)
-                .order_by(target.attname)
-            )
-            for link in queryset:
-                linked = getattr(link, target.name)
-                links.setdefault(link.history_id, []).append((getattr(link, target.attname), str(linked)))
+            name_column = M2M_NAME_COLUMNS.get(target.related_model._meta.label_lower)
+            if name_column:
+
+                def make(agreement, src=src, m2m_model=m2m_model, target=target, name_column=name_column):
+                    return (
+                        m2m_model._default_manager.filter(**{f"history__{src.agreement_path}": agreement})
+                        .order_by(target.attname)
+                        .values_list("history_id", target.attname, f"{target.name}__{name_column}")
+                    )
+
+                key = ("m2m", src.key, m2m_field.name)
+                for history_id, pk, name in _prepared_rows(key, make, agreement_id, using=using):
+                    links.setdefault(history_id, []).append((pk, str(name)))
+            else:
+                queryset = (
+                    m2m_model._default_manager.using(using)
+                    .filter(**{f"history__{src.agreement_path}": agreement_id})
+                    .select_related(target.name)
+                    .order_by(target.attname)
+                )
+                for link in queryset:
+                    linked = getattr(link, target.name)
+                    links.setdefault(link.history_id, []).append((getattr(link, target.attname), str(linked)))
             found[(src.key, m2m_field.name)] = links
     return found
 
@@ -338,6 +437,11 @@ class Names:
     def fetch_missing(self, using="default"):
         """One query per model with names still unknown."""
         for model, ids in self.missing.items():
+            if model is User:  # the usual case: read as values, named as _name_of names them
+                found = User._default_manager.using(using).filter(pk__in=ids).values_list("pk", "full_name", "email")
+                for pk, full_name, email in found:
+                    self.add("accounts.user", pk, full_name or email)
+                continue
             for obj in model._default_manager.using(using).filter(pk__in=ids):
                 self.add(model._meta.label_lower, obj.pk, _name_of(obj))
         self.missing = {}
@@ -358,9 +462,15 @@ def _name_of(obj):
 # ---------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _choice_labels(f, language):
+    """{value: label} of a field's choices, translated into ``language`` (the active one)."""
+    return {value: str(label) for value, label in f.flatchoices}
+
+
 def _choice_label(f, value):
-    choices = dict(f.flatchoices)
-    return str(choices.get(value, value))
+    labels = _choice_labels(f, get_language())
+    return labels[value] if value in labels else str(value)
 
 
 def _skipped(f):
@@ -373,11 +483,12 @@ def _skipped(f):
     )
 
 
+@functools.cache
 def _tracked_fields(src):
     """The audited model's fields that the history table records and the
     timeline shows, with their history column."""
     history_columns = {f.attname for f in src.model._meta.concrete_fields}
-    return [f for f in src.audited._meta.concrete_fields if not _skipped(f) and f.attname in history_columns]
+    return tuple(f for f in src.audited._meta.concrete_fields if not _skipped(f) and f.attname in history_columns)
 
 
 def display(f, value, names):
@@ -402,6 +513,11 @@ def display(f, value, names):
 
 def field_label(f):
     """A field's verbose name, translated also when the model gave none."""
+    return _field_label(f, get_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_label(f, language):
     return str(capfirst(_(f.verbose_name) if isinstance(f.verbose_name, str) else f.verbose_name))
 
 
@@ -415,8 +531,15 @@ def _changes(src, previous, row, m2m, names):
     non-empty values when ``previous`` is None)."""
     changes = []
     for f in _tracked_fields(src):
-        old = display(f, previous.get(f.attname), names) if previous else ""
-        new = display(f, row.get(f.attname), names)
+        value = row.get(f.attname)
+        if previous:
+            before = previous.get(f.attname)
+            if before == value:  # the same value reads the same
+                continue
+            old = display(f, before, names)
+        else:
+            old = ""
+        new = display(f, value, names)
         if old != new:
             changes.append(_change(field_label(f), old, new))
     for (key, field_name), links in m2m.items():
@@ -444,51 +567,125 @@ def _in_order(dated):
     return seen
 
 
+EMAIL_COLUMNS = (
+    "pk",
+    "status",
+    "created_at",
+    "sent_at",
+    "digest__status",
+    "digest__sent_at",
+    "recipient_id",
+    "recipient__full_name",
+    "recipient__email",
+    "to_address",
+    "subject",
+    "last_error",
+    "reason",
+    "task_id",
+)
+
+
+def _emails_of(agreement):
+    return (
+        OutgoingEmail.objects.filter(task__process__agreementprocess__agreement=agreement)
+        .order_by("created_at", "pk")
+        .values_list(*EMAIL_COLUMNS)
+    )
+
+
 def _email_events(agreement, names, using="default"):
     """The e-mails about the agreement's steps (the outbox): what was sent to
     whom and why, when it was sent (or that it waits, is held for a digest, or
-    failed, with its error). One query."""
-    emails = (
-        OutgoingEmail.objects.using(using)
-        .filter(task__process__agreementprocess__agreement=agreement.pk)
-        .select_related("recipient", "digest")
-        .order_by("created_at", "pk")
-    )
+    failed, with its error). One query, of the columns shown."""
+    Status = OutgoingEmail.Status
+    subject_label = capfirst(_("subject"))
+    digest_label, in_digest = capfirst(_("digest")), _("in the daily digest")
+    error_label = capfirst(_("last error"))
     events = []
-    for email in emails:
-        Status = OutgoingEmail.Status
-        if email.status == Status.SENT:
-            action, when = "email_sent", email.sent_at
-        elif email.status == Status.IN_DIGEST:
-            sent = email.digest.sent_at if email.digest.status == Status.SENT else None
-            action, when = ("email_sent", sent) if sent else ("email_held", email.created_at)
-        elif email.status == Status.HELD:
-            action, when = "email_held", email.created_at
-        elif email.status == Status.FAILED:
-            action, when = "email_failed", email.created_at
+    for (
+        pk,
+        status,
+        created_at,
+        sent_at,
+        digest_status,
+        digest_sent_at,
+        recipient_id,
+        recipient_name,
+        recipient_email,
+        to_address,
+        email_subject,
+        last_error,
+        reason,
+        task_id,
+    ) in _prepared_rows("emails", _emails_of, agreement.pk, using=using):
+        if status == Status.SENT:
+            action, when = "email_sent", sent_at
+        elif status == Status.IN_DIGEST:
+            sent = digest_sent_at if digest_status == Status.SENT else None
+            action, when = ("email_sent", sent) if sent else ("email_held", created_at)
+        elif status == Status.HELD:
+            action, when = "email_held", created_at
+        elif status == Status.FAILED:
+            action, when = "email_failed", created_at
         else:
-            action, when = "email_waiting", email.created_at
-        recipient = _name_of(email.recipient) if email.recipient_id else email.to_address
-        changes = [Change(label=capfirst(_("subject")), old="", new=email.subject)]
-        if email.status == Status.IN_DIGEST:
-            changes.append(Change(label=capfirst(_("digest")), old="", new=_("in the daily digest")))
-        if email.last_error and email.status != Status.SENT:
-            changes.append(Change(label=capfirst(_("last error")), old="", new=email.last_error))
+            action, when = "email_waiting", created_at
+        recipient = (recipient_name or recipient_email) if recipient_id else to_address
+        changes = [Change(label=subject_label, old="", new=email_subject)]
+        if status == Status.IN_DIGEST:
+            changes.append(Change(label=digest_label, old="", new=in_digest))
+        if last_error and status != Status.SENT:
+            changes.append(Change(label=error_label, old="", new=last_error))
         events.append(
             Event(
                 when=when,
                 kind=EMAIL,
                 group="emails",
                 action=action,
-                subject=_("E-mail to %(recipient)s") % {"recipient": f"{recipient} <{email.to_address}>"},
-                reason=email.reason,  # sent by the application, not by a person: no "who"
-                step=names.get(TASK, email.task_id),
-                task_id=email.task_id,
+                subject=_("E-mail to %(recipient)s") % {"recipient": f"{recipient} <{to_address}>"},
+                reason=reason,  # sent by the application, not by a person: no "who"
+                step=names.get(TASK, task_id),
+                task_id=task_id,
                 changes=changes,
-                order=(when, 4, 0, email.pk),
+                order=(when, 4, 0, pk),
             )
         )
     return events
+
+
+TASK_COLUMNS = ("pk", "created", "finished", "status", "flow_task", "owner_id", "owner__full_name", "owner__email")
+
+
+@dataclass
+class _Step:
+    pk: int
+    created: datetime.datetime
+    finished: datetime.datetime | None
+    status: str
+    flow_task: object
+    owner_id: int | None
+    owner_name: str
+
+
+def _steps_of(agreement):
+    return (
+        Task.objects.filter(process__agreementprocess__agreement=agreement, flow_task_type="HUMAN")
+        .order_by("created", "pk")
+        .values_list(*TASK_COLUMNS)
+    )
+
+
+def _steps(agreement_id, using="default"):
+    """The process's human tasks, oldest first, with their owners' names. One query."""
+    return [
+        _Step(pk, created, finished, status, flow_task, owner_id, (full_name or email) if owner_id else "")
+        for pk, created, finished, status, flow_task, owner_id, full_name, email in _prepared_rows(
+            "steps", _steps_of, agreement_id, using=using
+        )
+    ]
+
+
+def _regions(agreement_id):
+    return Organisation.objects.filter(kind=Organisation.Kind.REGION).values_list("pk", "name")
 
 
 def build_timeline(agreement: Agreement, using="default") -> Timeline:
@@ -496,28 +693,23 @@ def build_timeline(agreement: Agreement, using="default") -> Timeline:
     ``visible_agreement`` (with its municipality, plan period, predecessor)."""
     rows = _history_rows(agreement.pk, using=using)
     m2m = _m2m_rows(agreement.pk, using=using)
-    tasks = list(
-        Task.objects.using(using)
-        .filter(process__agreementprocess__agreement=agreement.pk, flow_task_type="HUMAN")
-        .select_related("owner")
-        .order_by("created", "pk")
-    )
+    tasks = _steps(agreement.pk, using=using)
 
     names = Names()
     names.add("cases.agreement", agreement.pk, agreement.case_number)
     names.add("accounts.organisation", agreement.municipality_id, agreement.municipality.name)
     # The region signs every agreement (a signature names its organisation): known up
     # front, so the page costs the same queries however far the agreement has come.
-    for pk, name in Organisation.objects.using(using).filter(kind=Organisation.Kind.REGION).values_list("pk", "name"):
+    for pk, name in _prepared_rows("regions", _regions, agreement.pk, using=using):
         names.add("accounts.organisation", pk, name)
     names.add("cases.planperiod", agreement.plan_period_id, agreement.plan_period.name)
     names.add("accounts.user", agreement.created_by_id, _name_of(agreement.created_by))
     if agreement.predecessor_id:
         names.add("cases.agreement", agreement.predecessor_id, agreement.predecessor.case_number)
     for task in tasks:
-        names.add(TASK, task.pk, _name_of(task))
+        names.add(TASK, task.pk, str(task.flow_task.task_title) if task.flow_task else f"#{task.pk}")
         if task.owner_id:
-            names.add("accounts.user", task.owner_id, _name_of(task.owner))
+            names.add("accounts.user", task.owner_id, task.owner_name)
     # Objects of the agreement are named after their latest row; areas and
     # follow-ups first, as other objects are named after them.
     order = ["cases.collaborationarea", "cases.followup"]
@@ -540,6 +732,7 @@ def build_timeline(agreement: Agreement, using="default") -> Timeline:
     for key, key_rows in rows.items():
         src = log.source(key)
         group = GROUP_OF.get(key, OTHER[0])
+        thing = str(capfirst(src.verbose_name))
         previous_by_object = {}
         for row in key_rows:
             previous = previous_by_object.get(row["id"])
@@ -557,7 +750,7 @@ def build_timeline(agreement: Agreement, using="default") -> Timeline:
                     kind=key,
                     group=group,
                     action=row["history_type"],
-                    subject=f"{capfirst(src.verbose_name)}: {names.get(key, row['id'])}",
+                    subject=f"{thing}: {names.get(key, row['id'])}",
                     actor_id=row.get("history_user_id"),
                     actor=names.get("accounts.user", row.get("history_user_id")),
                     reason=reason,

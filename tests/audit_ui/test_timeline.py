@@ -320,6 +320,21 @@ def test_the_page_costs_the_same_queries_for_one_event_or_many(client, auditor, 
     assert few_queries == many_queries <= 15
 
 
+def test_each_agreement_gets_its_own_rows(client, auditor, lifecycle, coordinator):
+    """The timeline's queries are compiled once per process (#20), the agreement's
+    id a parameter: agreements read one after the other each get their own rows."""
+    act_as(client, auditor)
+    young = agreement_in_stage(Stage.DRAFTING, "Falun", coordinator=coordinator)
+    steps = {}
+    for agreement, other in ((lifecycle, young), (young, lifecycle), (lifecycle, young)):
+        events = timeline_events(client, agreement)
+        own = [e for e in events if e.kind == "cases.agreement"]
+        assert own and all(e.subject.endswith(agreement.case_number) for e in own)
+        assert not any(other.case_number in e.subject for e in events)
+        steps.setdefault(agreement.pk, set()).update(e.task_id for e in events if e.kind == "step")
+    assert steps[young.pk] and steps[lifecycle.pk] and not steps[young.pk] & steps[lifecycle.pk]
+
+
 def test_who_may_see_the_timeline(client, lifecycle, falun_head, mora_head, mora_official, coordinator):
     login(client, falun_head)
     assert client.get(timeline_url(lifecycle)).status_code == 404

@@ -134,15 +134,21 @@ def agreement_timeline_csv(request, pk):
 
     def lines():
         yield "\ufeff" + writer.writerow([str(h) for h in TIMELINE_CSV_HEADERS])
+        # Labels translated once for the whole file, not once per row (#20).
+        actions = {key: str(label) for key, label in timeline.ACTIONS.items()}
+        groups = {}
         for phase in history.phases():
+            stage = str(phase.stage_label)
             for event in phase.events:
                 changes = "; ".join(f"{c.label}: {c.old or '–'} → {c.new or '–'}" for c in event.changes)
+                if event.group not in groups:
+                    groups[event.group] = str(event.group_label)
                 row = [
                     phase.round,
-                    phase.stage_label,
+                    stage,
                     timezone.localtime(event.when).strftime("%Y-%m-%d %H:%M:%S"),
-                    f"{event.action_label}: {event.subject}",
-                    event.group_label,
+                    f"{actions[event.action]}: {event.subject}",
+                    groups[event.group],
                     event.actor,
                     event.reason,
                     event.step,

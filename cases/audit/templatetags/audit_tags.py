@@ -1,9 +1,14 @@
 """Template helpers of the audit pages: ``{% load audit_tags %}``."""
 
+import datetime
+import html
+
 from django import template
 from django.template.defaultfilters import linebreaksbr
 from django.utils import timezone
+from django.utils.dates import MONTHS
 from django.utils.safestring import mark_safe
+from django.utils.text import normalize_newlines
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -34,6 +39,7 @@ def timeline_body(phases, *, open_all, can_read_audit):
     template engine, the page cost 7–10 times its SQL (#20). Every value is
     escaped; ``Change.marked`` is HTML the timeline made with escaped parts."""
     out = RowWriter()
+    times = _Times(out)
     facts = {key: esc(label) for key, label in FACT_LABELS.items()}
     changes_head = (
         f'<table>\n      <caption class="visually-hidden">{esc(_("Changes"))}</caption>\n'
@@ -57,10 +63,10 @@ def timeline_body(phases, *, open_all, can_read_audit):
             anchor = f"event-{number}-{index}"
             action = out.label(("action", event.action), lambda event=event: event.action_label)
             group = out.label(("group", event.group), lambda event=event: event.group_label)
+            iso, shown = times.of(event.when)
             lines = [
                 f'  <section class="card event" data-kind="{esc(event.kind)}" aria-labelledby="{anchor}">',
-                f'    <h3 id="{anchor}"><time datetime="{out.day(event.when, "c")}">'
-                f"{out.day(event.when, 'j F Y H:i:s')}</time> – {action}: {esc(event.subject)}</h3>",
+                f'    <h3 id="{anchor}"><time datetime="{iso}">{shown}</time> – {action}: {esc(event.subject)}</h3>',
                 '    <dl class="facts">',
                 f"      <dt>{facts['kind']}</dt><dd>{group}</dd>",
                 f'      <dt>{facts["who"]}</dt><dd class="actor">{esc(event.actor) if event.actor else "–"}</dd>',
@@ -90,8 +96,36 @@ def timeline_body(phases, *, open_all, can_read_audit):
 
 
 def _lines(value):
-    """A value with its line breaks as <br>, escaped; "–" when empty."""
-    return linebreaksbr(value) if value else "–"
+    """A value with its line breaks as <br>, escaped; "–" when empty (as the
+    linebreaksbr filter writes it, without its decorators for plain text)."""
+    if not value:
+        return "–"
+    if type(value) is not str:  # e.g. safe or lazy text: as the filter treats it
+        return linebreaksbr(value)
+    text = html.escape(value)
+    return normalize_newlines(text).replace("\n", "<br>") if "\r" in text or "\n" in text else text
+
+
+class _Times:
+    """An event's time as the date filter writes it with formats "c" and
+    "j F Y H:i:s" (in the local zone, escaped): the month's name looked up once
+    per page, not a DateFormat per event."""
+
+    def __init__(self, out):
+        self.out = out
+        self.months = {}
+
+    def of(self, when):
+        if not isinstance(when, datetime.datetime) or timezone.is_naive(when):
+            return self.out.day(when, "c"), self.out.day(when, "j F Y H:i:s")
+        local = timezone.localtime(when)
+        month = self.months.get(local.month)
+        if month is None:
+            month = self.months[local.month] = esc(MONTHS[local.month])
+        return (
+            esc(local.isoformat()),
+            f"{local.day} {month} {local.year:04d} {local.hour:02d}:{local.minute:02d}:{local.second:02d}",
+        )
 
 
 @register.simple_tag
