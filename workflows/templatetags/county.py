@@ -90,6 +90,34 @@ def overview_body(rows):
 
 
 @register.simple_tag
+def tile_items(tiles):
+    """The county map's tiles (cases/overview/tilemap.py) as list items, written
+    here for the same reason as ``overview_body``: each tile's link through the
+    template engine was a URL reversed per tile. The markup is that of the
+    template it replaces."""
+    out = RowWriter()
+    overdue = f'<span class="tile-overdue"><span aria-hidden="true">⚠ </span>{esc(_("Overdue"))}</span>'
+    items = []
+    for tile in tiles:
+        row = tile.row
+        if row.agreement is not None:
+            href = out.url("workflows:agreement", row.agreement.pk)
+            stage = out.label(("stage", row.agreement.stage), row.agreement.get_stage_display)
+        else:
+            href = f"{out.url('workflows:agreements')}?municipality={int(row.municipality.pk)}"
+            stage = out.label(("stage", None), lambda row=row: row.stage_label)
+        is_overdue = row.is_overdue
+        items.append(
+            f'<li class="tile stage-{esc(row.stage)}{" is-overdue" if is_overdue else ""} '
+            f'col-{int(tile.column)} line-{int(tile.line)}">\n      <a href="{href}">\n'
+            f'        <span class="tile-name">{esc(row.municipality.name)}</span>\n'
+            f'        <span class="tile-stage">{stage}</span>\n'
+            f"        {overdue if is_overdue else ''}\n      </a>\n    </li>"
+        )
+    return mark_safe("\n    ".join(items))  # noqa: S308 (every value in it escaped by esc)
+
+
+@register.simple_tag
 def menu_of(user):
     """What the main menu offers ``user``: steps (to do, open steps, done) only to
     those who take steps; agreements and meetings to those who see any."""
