@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts import audit_reasons as reasons
 from cases.models import Agreement, PlanPeriod, PlanPriority, Stage
-from cases.plans.services import version_of
+from cases.plans.services import priority_retire, version_of
 from tests.factories import agreement_in_stage
 from tests.workflows.helpers import login
 
@@ -204,3 +204,28 @@ def test_a_retired_priority_is_no_longer_offered_in_a_draft_but_kept_where_linke
     assert linked in offered[area_with_link]  # kept where it is linked
     assert all(unused not in choices for choices in offered)  # offered nowhere
     assert all(linked not in choices for i, choices in enumerate(offered) if i != area_with_link)
+
+
+def test_the_period_list_counts_each_periods_agreements_and_priorities(client, coordinator):
+    """The counts beside each period: its agreements (in any stage) and its priorities in use,
+    each counted on its own (not one multiplied by the other)."""
+    login(client, coordinator)
+    period = PlanPeriod.objects.get(name="2027–2030")
+    for title in ("Läsfrämjande", "Kulturarv", "Scenkonst"):
+        add_priority(client, period, title)
+    retired = PlanPriority.objects.get(plan_period=period, title="Scenkonst")
+    priority_retire(actor=coordinator, priority=retired, seen_version=version_of(retired))
+    current = PlanPeriod.objects.get(name="2023–2026")
+    agreements = [
+        agreement_in_stage(stage, name, coordinator=coordinator)
+        for stage, name in ((Stage.DRAFTING, "Mora"), (Stage.IN_FORCE, "Falun"), (Stage.REVIEW, "Leksand"))
+    ]
+    page = client.get(reverse("workflows:plan_periods")).content.decode()
+
+    def counts(name):
+        row = page.split(f">{name}</a></th>")[1].split("</tr>")[0]
+        return row.replace("</td>", "").split("<td>")[-2:]
+
+    in_use = PlanPriority.objects.filter(plan_period=current, retired_at=None).count()
+    assert counts("2023–2026") == [str(in_use), str(len(agreements))]
+    assert counts("2027–2030") == ["2", "0"]
