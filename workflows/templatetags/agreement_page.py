@@ -1,8 +1,9 @@
 """The repeated parts of the agreement page (templates/workflows/agreement_detail.html
-and the process map it includes), written in Python: the same markup as the
-template loops they replace, every value escaped (``cases.rows``). At 100,000
-agreements, once its lists were read in two queries, the template engine's
-lookups in these loops were the larger part of what the page still cost."""
+and the process map and collaboration areas it includes; the areas also on the
+review step), written in Python: the same markup as the template loops they
+replace, every value escaped (``cases.rows``). At 100,000 agreements, once its
+lists were read in two queries, the template engine's lookups in these loops
+were the larger part of the page's rendering."""
 
 from django import template
 from django.template.defaultfilters import linebreaksbr
@@ -91,3 +92,41 @@ def follow_up_sections(follow_ups):
             "</section>"
         )
     return mark_safe("\n".join(sections))  # noqa: S308 (every value in it escaped)
+
+
+@register.simple_tag(takes_context=True)
+def area_sections(context, areas):
+    """A section for each collaboration area (templates/workflows/_areas.html): its
+    goal, commitments, contacts and plan priorities; a badge asks for a priority
+    while the agreement (``agreement`` of the page, if any) has not ended."""
+    agreement = context.get("agreement")
+    no_priority = (
+        f'<strong class="badge overdue">{esc(_("Choose a priority"))}</strong>'
+        if agreement and not agreement.is_final
+        else "–"
+    )
+    labels = (esc(_("Goal")), esc(_("The region commits to")), esc(_("The municipality commits to")))
+    contacts_label, priorities_label = esc(_("Contact persons")), esc(_("Plan priorities"))
+    sections = []
+    for number, area in enumerate(areas, start=1):
+        pk = esc(area.pk)
+        facts = "".join(
+            f"\n    <dt>{label}</dt><dd>{linebreaksbr(text)}</dd>"
+            for label, text in zip(
+                labels, (area.goal, area.region_commitment, area.municipality_commitment), strict=True
+            )
+        )
+        if area.contacts:
+            facts += f"\n    <dt>{contacts_label}</dt><dd>{linebreaksbr(area.contacts)}</dd>"
+        priorities = "; ".join(esc(priority.title) for priority in area.priorities.all()) or no_priority
+        sections.append(
+            f'\n<section class="card" aria-labelledby="area-{pk}">\n'
+            f'  <h3 id="area-{pk}">{number}. {esc(area.title)}</h3>\n'
+            f'  <dl class="facts">{facts}\n'
+            f"    <dt>{priorities_label}</dt><dd>{priorities}</dd>\n"
+            "  </dl>\n"
+            "</section>"
+        )
+    if not sections:
+        sections.append(f"\n<p>{esc(_('No collaboration areas yet.'))}</p>")
+    return mark_safe("".join(sections))  # noqa: S308 (every value in it escaped)
