@@ -94,7 +94,8 @@ def dialogue_for_agreement(user, agreement) -> AgreementDialogue:
     concerns = (
         Q(held_on__gte=period.starts_on, held_on__lte=period.ends_on) & _participates([agreement.municipality_id])
     ) | Q(Exists(ActionPoint.objects.filter(meeting_id=OuterRef("pk"), agreement_id=agreement.pk)))
-    meetings = meetings_for(user).filter(concerns)
+    # Only when, where and a link: not the participants and open points of ``meetings_for``.
+    meetings = visible_meetings(user).filter(concerns).order_by("-held_on", "-pk")
     action_points = _action_points(user).filter(agreement=agreement)
     return AgreementDialogue(meetings=list(meetings), action_points=list(action_points), today=timezone.localdate())
 

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
@@ -42,7 +42,6 @@ from cases.agreements.verification import verify_pdf
 from cases.exceptions import StepNotAllowed
 from cases.forms import apply_errors
 from cases.meetings.selectors import dialogue_for_agreement
-from cases.models import AgreementDocument, FollowUpEntry
 from cases.workdays import day_off_reason
 from storage.downloads import verified_file_response
 
@@ -119,7 +118,8 @@ def agreement_list(request):
 
 @login_required
 def agreement_detail(request, pk):
-    agreement = case_selectors.agreement_for(request.user, pk)
+    page = case_selectors.agreement_page_for(request.user, pk)
+    agreement = page.agreement
     open_steps, done_steps = selectors.steps_of(agreement)
     for task in open_steps:
         task.node = task.flow_task
@@ -139,19 +139,12 @@ def agreement_detail(request, pk):
             and not agreement.is_final,
             "can_change_due": is_coordinator,
             "can_renew": is_coordinator and agreement.stage in RENEWABLE_STAGES,
-            "follow_ups": agreement.follow_ups.prefetch_related(
-                Prefetch("entries", queryset=FollowUpEntry.objects.select_related("area"))
-            ).order_by("year"),
+            "follow_ups": page.follow_ups,
             "can_attach": can_attach(request.user, agreement) and not agreement.is_final,
             "attachment_form": AttachmentForm(),
             "due_form": DueDateForm(),
             "dialogue": dialogue_for_agreement(request.user, agreement),
-            # Only once both have signed: no query for the agreements still on their way.
-            "signed_production": agreement.productions.filter(kind=AgreementDocument.Kind.SIGNED_AGREEMENT)
-            .select_related("document")
-            .first()
-            if agreement.signatures.all() and len(agreement.signatures.all()) == 2
-            else None,
+            "signed_production": page.signed_production,  # once both have signed
             # The signing steps a coordinator may take as a registered paper signature.
             "paper_signable": [
                 task.flow_task.name.removeprefix("sign_")
