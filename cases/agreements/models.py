@@ -421,7 +421,8 @@ class ReviewComment(AuditedModel):
     class Meta:
         verbose_name = _("review comment")
         verbose_name_plural = _("review comments")
-        ordering = ["agreement", "round", "created_at"]
+        # A round's comments are written together, at one time: then in the order written.
+        ordering = ["agreement", "round", "created_at", "pk"]
 
     def __str__(self):
         return self.text[:60]

@@ -255,7 +255,7 @@ def _page_lists_query(agreement_id):
         "signatures": rows(Signature.objects.filter(**mine), "recorded_at", signed_copy=Attachment, organisation=None),
         "attachments": rows(Attachment.objects.filter(**mine), "uploaded_at", uploaded_by=_PERSON),
         "comments": rows(
-            ReviewComment.objects.filter(**mine), "round", "created_at", author=_PERSON, area=CollaborationArea
+            ReviewComment.objects.filter(**mine), "round", "created_at", "pk", author=_PERSON, area=CollaborationArea
         ),
         "follow_ups": rows(
             FollowUp.objects.filter(**mine),
