@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from ..follow_ups.models import FollowUp, FollowUpEntry
+from ..prepared import prepared_rows
 from .models import (
     Agreement,
     AgreementDocument,
@@ -187,32 +188,19 @@ def agreement_page_for(user, pk) -> AgreementPage:
     return AgreementPage(agreement, follow_ups, production)
 
 
-_PAGE_LISTS = {}  # connection alias: (SQL, its parameters, where the agreement's id goes in them)
-_SOME_ID = -987654321
-
-
 def _page_lists(agreement_id):
     """{list name: [row objects]} of the agreement ``agreement_id`` (PostgreSQL):
     its current areas (each with its priorities), decisions, documents,
     signatures, attachments, comments, follow-ups (each with its entries) and
     its signed agreement's production (at most one), ordered as their models
     order them. The SQL does not depend on the agreement or the user: made by
-    the ORM once per process, run with the agreement's id put in."""
-    if connection.alias not in _PAGE_LISTS:
-        sql, params = _page_lists_query(_SOME_ID).query.sql_with_params()
-        _PAGE_LISTS[connection.alias] = (sql, params, [i for i, p in enumerate(params) if p == _SOME_ID])
-    sql, params, places = _PAGE_LISTS[connection.alias]
-    params = list(params)
-    for place in places:
-        params[place] = agreement_id
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
+    the ORM once per connection (``cases.prepared``), run with the agreement's id."""
+    rows = prepared_rows("agreement_page_lists", _page_lists_query, agreement_id)
+    if not rows:
         raise Http404
     return {
         name: [json.loads(item) if isinstance(item, str) else item for item in items]
-        for name, items in zip(_PAGE_LIST_NAMES, row, strict=True)
+        for name, items in zip(_PAGE_LIST_NAMES, rows[0], strict=True)
     }
 
 

@@ -20,7 +20,6 @@ names, choices their labels, users their names, linked objects their titles.
 import datetime
 import functools
 import json
-import weakref
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -40,6 +39,7 @@ from cases import display as display_formats
 from cases.agreements.compare import mark_words
 from cases.models import Agreement, Stage
 
+from .. import prepared
 from . import log
 
 STEP = "step"  # the kind of the events read from viewflow's tasks
@@ -214,16 +214,6 @@ def _agreement_branch(src, agreement_id):
     )
 
 
-# Stands for the agreement's id while the UNION is compiled (within the range of
-# every id column, so that no lookup is optimised away).
-_ANY_AGREEMENT = 2_087_654_321
-
-
-def _agreement_slots(params):
-    """Where the stand-in agreement id is among a compiled query's parameters."""
-    return tuple(i for i, p in enumerate(params) if type(p) is not bool and isinstance(p, int) and p == _ANY_AGREEMENT)
-
-
 @functools.cache
 def _history_query(using):
     """The UNION of every agreement source's rows, compiled once per process and
@@ -233,10 +223,10 @@ def _history_query(using):
     quote = connection.ops.quote_name
     parts, params = [], []
     for index, src in enumerate(log.agreement_sources()):
-        sql, branch_params = _agreement_branch(src, _ANY_AGREEMENT).query.get_compiler(using=using).as_sql()
+        sql, branch_params = _agreement_branch(src, prepared.STAND_IN).query.get_compiler(using=using).as_sql()
         parts.append(f"SELECT {quote('log_kind')}, {quote('log_row')} FROM ({sql}) {quote(f't{index}')}")  # noqa: S608
         params.extend(branch_params)
-    slots = _agreement_slots(params)
+    slots = prepared.stand_in_slots(params)
     if len(slots) != len(parts):  # every branch filters on the agreement once
         raise AssertionError(f"the timeline's UNION has {len(slots)} agreement parameters for {len(parts)} branches")
     sql, params = " UNION ALL ".join(parts), tuple(params)
@@ -244,7 +234,7 @@ def _history_query(using):
         # The constants (each table's key, the JSON objects' keys: some 250) written
         # into the SQL, quoted by psycopg, once: the driver then reads a query with
         # one parameter per table on each request, not one per column.
-        stand_in = str(_ANY_AGREEMENT)
+        stand_in = str(prepared.STAND_IN)
         inlined = connection.ops.compose_sql(sql, params).replace("%", "%%")
         if inlined.count(stand_in) == len(slots):
             return inlined.replace(stand_in, "%s"), tuple(params[slot] for slot in slots), tuple(range(len(slots)))
@@ -258,42 +248,13 @@ def _history_rows(agreement_id, using="default"):
     rows = {}
     if not sql:
         return rows
-    params = list(template)
-    for slot in slots:
-        params[slot] = type(template[slot])(agreement_id)  # the type Django chose (e.g. psycopg's Int8)
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, prepared.with_id(template, slots, agreement_id))
         for kind, raw in cursor.fetchall():
             rows.setdefault(kind, []).append(_hydrate(_converters(kind), raw))
     for kind_rows in rows.values():
         kind_rows.sort(key=lambda r: (r["history_date"], r["history_id"]))
     return rows
-
-
-# Compiled values querysets, per connection object (their converters are bound to it).
-_PREPARED = weakref.WeakKeyDictionary()
-
-
-def _prepared_rows(key, make, agreement_id, using="default"):
-    """The rows (tuples) of the values_list queryset ``make(agreement id)``,
-    compiled once per connection (#20): the SQL with the agreement's id in its
-    parameters, and the converters Django would apply to the values."""
-    connection = connections[using]
-    compiled = _PREPARED.setdefault(connection, {})
-    if key not in compiled:
-        compiler = make(_ANY_AGREEMENT).query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
-        slots = _agreement_slots(params)
-        converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
-        compiled[key] = (compiler, sql, tuple(params), slots, converters)
-    compiler, sql, template, slots, converters = compiled[key]
-    params = list(template)
-    for slot in slots:
-        params[slot] = type(template[slot])(agreement_id)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return list(compiler.apply_converters(rows, converters)) if converters else rows
 
 
 def _json_value(value):
@@ -358,7 +319,7 @@ def _m2m_rows(agreement_id, using="default"):
                     )
 
                 key = ("m2m", src.key, m2m_field.name)
-                for history_id, pk, name in _prepared_rows(key, make, agreement_id, using=using):
+                for history_id, pk, name in prepared.prepared_rows(key, make, agreement_id, using=using):
                     links.setdefault(history_id, []).append((pk, str(name)))
             else:
                 queryset = (
@@ -617,7 +578,7 @@ def _email_events(agreement, names, using="default"):
         last_error,
         reason,
         task_id,
-    ) in _prepared_rows("emails", _emails_of, agreement.pk, using=using):
+    ) in prepared.prepared_rows("emails", _emails_of, agreement.pk, using=using):
         if status == Status.SENT:
             action, when = "email_sent", sent_at
         elif status == Status.IN_DIGEST:
@@ -678,7 +639,7 @@ def _steps(agreement_id, using="default"):
     """The process's human tasks, oldest first, with their owners' names. One query."""
     return [
         _Step(pk, created, finished, status, flow_task, owner_id, (full_name or email) if owner_id else "")
-        for pk, created, finished, status, flow_task, owner_id, full_name, email in _prepared_rows(
+        for pk, created, finished, status, flow_task, owner_id, full_name, email in prepared.prepared_rows(
             "steps", _steps_of, agreement_id, using=using
         )
     ]
@@ -700,7 +661,7 @@ def build_timeline(agreement: Agreement, using="default") -> Timeline:
     names.add("accounts.organisation", agreement.municipality_id, agreement.municipality.name)
     # The region signs every agreement (a signature names its organisation): known up
     # front, so the page costs the same queries however far the agreement has come.
-    for pk, name in _prepared_rows("regions", _regions, agreement.pk, using=using):
+    for pk, name in prepared.prepared_rows("regions", _regions, agreement.pk, using=using):
         names.add("accounts.organisation", pk, name)
     names.add("cases.planperiod", agreement.plan_period_id, agreement.plan_period.name)
     names.add("accounts.user", agreement.created_by_id, _name_of(agreement.created_by))
