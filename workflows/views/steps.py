@@ -166,6 +166,10 @@ class DecisionStepView(StepView):
     form_class = DecisionForm
 
     def get_initial(self):
+        if self.request.method == "POST":
+            # A bound form shows what was posted (none of its fields is disabled): the
+            # initial values (two queries) would be read for nothing on every decision.
+            return {}
         initial = {"document_sha256": self.document.sha256 if self.document else ""}
         # The organisation's default deciding body (set by administrators) is offered.
         if self.party == Party.REGION:
