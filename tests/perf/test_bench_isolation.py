@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from bench.run import decision_form, open_region_decisions, prepare_decisions, withdraw_bench_agreements
 from cases.agreements.selectors import default_plan_period
-from cases.models import PlanPeriod
+from cases.models import AgreementDocument, PlanPeriod
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,11 @@ def test_the_steps_benchmark_leaves_the_default_period_and_the_county_page_alone
     # The steps part, small: agreements awaiting decisions, then region decisions over HTTP.
     periods = prepare_decisions(4, reference=load.reference)
     assert all(p.name.startswith("Bänk ") for p in periods)
+    # Its clones do not share their times: the audit log, newest first, would have
+    # to sort every row of a shared time on each later run.
+    documents = AgreementDocument.history.filter(agreement__plan_period__in=periods)
+    times = list(documents.values_list("history_date", flat=True))
+    assert len(times) >= 4 and len(set(times)) == len(times)
     tasks = open_region_decisions(periods)
     assert len(tasks) == 4
     client.force_login(load.coordinator)
