@@ -7,15 +7,15 @@ user's own text kept in the form and the saved version beside it."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Prefetch, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Prefetch
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.permissions import can_manage_plan, can_read_plan_administration
+from cases.agreements.selectors import plan_periods_with_counts
 from cases.forms import apply_errors
-from cases.models import Agreement, PlanPeriod, PlanPriority
+from cases.models import PlanPeriod, PlanPriority
 from cases.plans import services
 from cases.plans.forms import PeriodForm, PriorityForm
 
@@ -31,23 +31,12 @@ def _require_manage(request):
         raise PermissionDenied
 
 
-def _count_per_period(queryset):
-    counted = queryset.filter(plan_period=OuterRef("pk")).order_by().values("plan_period").annotate(n=Count("pk"))
-    return Coalesce(Subquery(counted.values("n")), 0)
-
-
 @login_required
 def period_list(request):
     _require_read(request.user)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    # Each count in a subquery of its own: counted over one join of agreements
-    # and priorities, every agreement of a period was paired with every one of
-    # its priorities before DISTINCT (190 ms at 100,000 agreements).
-    periods = PlanPeriod.objects.annotate(
-        agreement_count=_count_per_period(Agreement.objects.all()),
-        priority_count=_count_per_period(PlanPriority.objects.filter(retired_at=None)),
-    ).order_by("-starts_on")
+    periods = plan_periods_with_counts()
     return render(
         request, "workflows/plans/period_list.html", {"periods": periods, "can_manage": can_manage_plan(request.user)}
     )
